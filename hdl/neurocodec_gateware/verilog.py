@@ -1,0 +1,45 @@
+"""Write a core's Verilog: ``python -m neurocodec_gateware.verilog CORE [-p NAME=VALUE] -o FILE``."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from .cores import CORES, to_verilog
+
+
+def write_verilog(name: str, path, **params) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = to_verilog(name, **params)
+    if not path.exists() or path.read_text() != text:  # keep the timestamp when nothing changed
+        path.write_text(text)
+    return path
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("core", choices=sorted(CORES))
+    parser.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="integer core parameter, e.g. channels=4")
+    parser.add_argument("-o", "--output", type=Path, required=True)
+    args = parser.parse_args(argv)
+    params = {}
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--param wants NAME=VALUE, not {item!r}")
+        try:
+            params[key] = int(value, 0)
+        except ValueError:
+            parser.error(f"--param {key}: {value!r} is not an integer")
+    try:
+        path = write_verilog(args.core, args.output, **params)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

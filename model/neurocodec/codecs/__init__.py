@@ -1,0 +1,117 @@
+"""Registry of the sample codecs (multichannel recordings in, bytes out).
+
+``get_codec(name, **params)`` returns a codec object; ``list_codecs()`` names them. Each codec's
+bitstream is specified in ``docs/formats/<name>.md``.
+"""
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from ..container import Container
+from ..errors import FormatError, ParameterError
+from ..recording import Recording
+from . import maestro
+
+
+class Codec(ABC):
+    """A codec of integer sample arrays of shape (T, C)."""
+
+    name: str
+    summary: str
+    sample_bits: int  # signed input width the codec accepts
+    max_channels: int
+
+    @abstractmethod
+    def encode(self, samples: np.ndarray) -> bytes:
+        """Encode samples of shape (T, C); raise ParameterError on input the codec cannot take."""
+
+    @abstractmethod
+    def decode(self, payload: bytes, channels: int) -> np.ndarray:
+        """Decode a payload into samples of shape (T, channels); raise FormatError on bad input."""
+
+    def params(self) -> dict:
+        """Parameters a decoder needs besides the channel count (stored in the container)."""
+        return {}
+
+
+class MaestroCodec(Codec):
+    name = "maestro"
+    summary = "Maestro/Cntrlx delta bytes: 12-bit samples, 1 or 2 bytes per sample, up to 16 channels"
+    sample_bits = maestro.SAMPLE_BITS
+    max_channels = maestro.MAX_CHANNELS
+
+    def encode(self, samples):
+        return maestro.encode(samples)
+
+    def decode(self, payload, channels):
+        return maestro.decode(payload, channels)
+
+
+_CODECS = {codec.name: codec for codec in (MaestroCodec,)}
+
+
+def list_codecs() -> list[str]:
+    return sorted(_CODECS)
+
+
+def get_codec(name: str, **params) -> Codec:
+    try:
+        cls = _CODECS[name]
+    except KeyError:
+        raise ParameterError(
+            f"unknown codec {name!r}; the codecs are: {', '.join(list_codecs())}"
+        ) from None
+    try:
+        return cls(**params)
+    except TypeError as error:
+        raise ParameterError(f"codec {name!r}: {error}") from None
+
+
+def reduce_samples(samples: np.ndarray, shift: int) -> np.ndarray:
+    """Drop ``shift`` low bits (arithmetic shift right: rounds towards minus infinity)."""
+    if not 0 <= shift < 16:
+        raise ParameterError(f"shift must be in 0..15, not {shift}")
+    return np.asarray(samples).astype(np.int32) >> shift
+
+
+def fitting_shift(samples: np.ndarray, sample_bits: int) -> int:
+    """The fewest low bits to drop so that every sample fits ``sample_bits`` signed bits."""
+    samples = np.asarray(samples)
+    low, high = int(samples.min(initial=0)), int(samples.max(initial=0))
+    for shift in range(16):
+        if low >> shift >= -(1 << (sample_bits - 1)) and high >> shift < 1 << (sample_bits - 1):
+            return shift
+    raise ParameterError(f"samples span [{low}, {high}]: too wide for {sample_bits}-bit samples")
+
+
+def encode_recording(recording, codec: str | Codec, shift: int = 0):
+    """Encode a Recording into a Container (the ``.ncd`` file, ``docs/formats/container.md``)."""
+    codec = get_codec(codec) if isinstance(codec, str) else codec
+    if recording.channels > codec.max_channels:
+        raise ParameterError(
+            f"codec {codec.name!r} takes at most {codec.max_channels} channels; the recording "
+            f"has {recording.channels} (select channels first)"
+        )
+    payload = codec.encode(reduce_samples(recording.samples, shift))
+    return Container(
+        codec=codec.name, channels=recording.channels, rate=recording.rate,
+        n_samples=recording.n_samples, payload=payload, params=codec.params(), shift=shift,
+        metadata={"uv_per_bit": recording.uv_per_bit} if recording.uv_per_bit else {},
+    )
+
+
+def decode_container(container):
+    """Decode a Container back into a Recording (dropped low bits come back as zeros)."""
+    codec = get_codec(container.codec, **container.params)
+    samples = codec.decode(container.payload, container.channels)
+    if samples.shape[0] != container.n_samples:
+        raise FormatError(
+            f"{container.codec} payload holds {samples.shape[0]} samples per channel, the header "
+            f"says {container.n_samples}"
+        )
+    samples = samples.astype(np.int32) << container.shift
+    if samples.min(initial=0) >= -32768 and samples.max(initial=0) <= 32767:
+        samples = samples.astype(np.int16)
+    return Recording(samples, container.rate, container.metadata.get("uv_per_bit"),
+                     metadata={"codec": container.codec, "shift": container.shift})

@@ -1,0 +1,1 @@
+"""Pieces shared by the testbenches: stream driver/monitor, bit-exact comparison, cocotb runner."""

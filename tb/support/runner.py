@@ -1,0 +1,103 @@
+"""Build a core's Verilog and run cocotb tests on it under Icarus or Verilator.
+
+Everything goes to ``build/``: Verilog in ``build/verilog``, simulator builds and results in
+``build/sim/<core>-<params>-<simulator>``.
+"""
+
+import os
+import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass
+from pathlib import Path
+
+from cocotb_tools.runner import VerilatorControlFile, get_runner
+
+from neurocodec_gateware.cores import get_core
+from neurocodec_gateware.verilog import write_verilog
+
+PROJECT = Path(__file__).resolve().parents[2]
+BUILD = PROJECT / "build"
+WAIVERS = PROJECT / "hdl" / "lint" / "amaranth.vlt"
+SIMULATORS = ("icarus", "verilator")
+
+
+@dataclass
+class CaseResult:
+    name: str
+    passed: bool
+    message: str
+    sim_time_ns: float
+    wall_s: float
+
+
+def param_tag(params: dict) -> str:
+    return "-".join(f"{k}{v}" for k, v in sorted(params.items())) or "default"
+
+
+def build(core_name: str, simulator: str, params: dict | None = None):
+    """Generate the Verilog and build the simulator; return the runner and the build directory."""
+    core = get_core(core_name)
+    params = {**core.defaults, **(params or {})}
+    tag = param_tag(params)
+    verilog = write_verilog(core_name, BUILD / "verilog" / f"{core.toplevel}-{tag}.v", **params)
+    build_dir = BUILD / "sim" / f"{core_name}-{tag}-{simulator}"
+    sources = [verilog]
+    if simulator == "verilator":
+        sources.append(VerilatorControlFile(WAIVERS))
+    runner = get_runner(simulator)
+    runner.build(
+        sources=sources,
+        hdl_toplevel=core.toplevel,
+        build_dir=build_dir,
+        timescale=("1ns", "1ps"),
+        log_file=build_dir / "build.log",
+    )
+    return runner, build_dir
+
+
+def run(core_name: str, simulator: str, test_module: str, test_dir: Path,
+        params: dict | None = None, extra_env: dict | None = None,
+        results_name: str = "results.xml") -> list[CaseResult]:
+    """Build (if needed) and run every cocotb test in ``test_module``; return per-test results."""
+    core = get_core(core_name)
+    runner, build_dir = build(core_name, simulator, params)
+    env = {"PYTHONPATH": os.pathsep.join([str(PROJECT / "tb"), os.environ.get("PYTHONPATH", "")])}
+    env.update(extra_env or {})
+    results = runner.test(
+        test_module=test_module,
+        hdl_toplevel=core.toplevel,
+        hdl_toplevel_lang="verilog",
+        build_dir=build_dir,
+        test_dir=test_dir,
+        extra_env=env,
+        results_xml=str(build_dir / results_name),
+        timescale=("1ns", "1ps"),
+        log_file=build_dir / (Path(results_name).stem + ".log"),
+    )
+    return read_results(Path(results))
+
+
+def read_results(path: Path) -> list[CaseResult]:
+    if not path.is_file():
+        raise RuntimeError(f"the simulation ended without writing {path}: it crashed; see the log "
+                           "beside it")
+    cases = []
+    for case in ElementTree.parse(path).getroot().iter("testcase"):
+        problem = case.find("failure")
+        if problem is None:
+            problem = case.find("error")
+        skipped = case.find("skipped") is not None
+        message = ""
+        if problem is not None:
+            message = problem.get("message") or (problem.text or "").strip().splitlines()[-1:][0]
+        elif skipped:
+            message = "skipped"
+        cases.append(CaseResult(
+            name=case.get("name"),
+            passed=problem is None and not skipped,
+            message=message,
+            sim_time_ns=float(case.get("sim_time_ns", 0) or 0),
+            wall_s=float(case.get("time", 0) or 0),
+        ))
+    if not cases:
+        raise RuntimeError(f"{path}: no test ran")
+    return cases
