@@ -49,12 +49,15 @@ class MaestroEncoder(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        # At least two entries: a one-entry memory has a zero-width address, which Yosys writes
+        # as a `[-1:0]` wire that simulators reject.
+        depth = max(2, self.channels)
         m.submodules.previous = previous = memory.Memory(
-            shape=signed(SAMPLE_BITS), depth=self.channels, init=[])
+            shape=signed(SAMPLE_BITS), depth=depth, init=[])
         read = previous.read_port(domain="comb")
         write = previous.write_port()
 
-        channel = Signal(range(self.channels))
+        channel = Signal(range(depth))
         primed = Signal()  # every channel has sent a sample since reset
         delta = Signal(signed(SAMPLE_BITS + 1))
         short = Signal()

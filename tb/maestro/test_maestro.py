@@ -2,8 +2,9 @@
 
 Two halves in one file (as in cocotbext-axi):
 
-* the cocotb tests, which run inside the simulator: the stimulus cases come from the JSON file
-  named by ``NEUROCODEC_CASES``, one cocotb test per case;
+* the cocotb tests, which run inside the simulator: one cocotb test per case, the cases listed in
+  the JSON file named by ``NEUROCODEC_CASES``, or, without it (as under ``fusesoc run``), the
+  embedded default cases for ``NEUROCODEC_CHANNELS`` channels (default 16);
 * the pytest functions, which write the stimuli to ``build/``, run the cocotb tests under Icarus
   and Verilator, and fail with the first differing byte if any case fails.
 
@@ -25,7 +26,7 @@ from neurocodec.codecs import fitting_shift, maestro, reduce_samples
 from support.compare import assert_same_words
 from support.streams import StreamSink, StreamSource
 
-CLOCK_NS = 10
+CLOCK_STEPS = 2  # in simulator time steps, so no timescale setting is needed anywhere
 
 
 # ------------------------------------------------------------------------------------------------
@@ -33,13 +34,13 @@ CLOCK_NS = 10
 
 
 async def check_case(dut, case):
-    samples = np.load(case["stimulus"])
+    samples = case["samples"] if "samples" in case else np.load(case["stimulus"])
     channels = samples.shape[1]
     seed, idle, ready = case["seed"], case["idle"], case["ready"]
     dut._log.info(f"case {case['name']}: {samples.shape[0]} scans x {channels} channels, "
                   f"seed {seed}, idle {idle}, ready {ready}")
 
-    cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
+    cocotb.start_soon(Clock(dut.clk, CLOCK_STEPS, unit="step", impl="gpi").start())
     dut.rst.value = 1
     source = StreamSource(dut, "i", dut.clk, idle=idle, seed=seed)
     sink = StreamSink(dut, "o", dut.clk, ready=ready, seed=seed + 1, reset=dut.rst)
@@ -70,7 +71,7 @@ async def check_case(dut, case):
     assert_same_words(list(expected), list(received), unit="byte", width=2,
                       where=lambda i: _sample_at(i, lengths, channels))
     if case.get("full_rate"):
-        cycles = (source.last_transfer - source.first_transfer) / CLOCK_NS + 1
+        cycles = (source.last_transfer - source.first_transfer) / CLOCK_STEPS + 1
         assert cycles == samples.size, (
             f"{samples.size} samples took {cycles:g} cycles at full rate, not one per clock")
 
@@ -102,15 +103,14 @@ def _sample_at(byte_index, lengths, channels):
 
 def _register_cases():
     path = os.environ.get("NEUROCODEC_CASES")
-    if not path:
-        return
-    for case in json.loads(Path(path).read_text()):
+    if path:
+        cases = json.loads(Path(path).read_text())
+    else:
+        cases = default_cases(int(os.environ.get("NEUROCODEC_CHANNELS", "16")), seed=1016)
+    for case in cases:
         async def test(dut, case=case):
             await check_case(dut, case)
         globals()[f"case_{case['name']}"] = cocotb.test(name=case["name"])(test)
-
-
-_register_cases()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -182,21 +182,34 @@ def real_cases(channels: int, data: Path, scans: int = 3000) -> dict[str, np.nda
     return cases
 
 
-def write_cases(folder: Path, stimuli: dict[str, np.ndarray], seed: int,
-                full_rate: tuple[str, ...] = ()) -> Path:
-    """Write each stimulus as .npy and a JSON case list; return the list's path."""
+def make_cases(stimuli: dict[str, np.ndarray], seed: int) -> list[dict]:
+    """One case per stimulus, with random input gaps (30%) and output back-pressure (40%)."""
+    return [{"name": name, "samples": samples, "seed": seed + index, "idle": 0.3, "ready": 0.6}
+            for index, (name, samples) in enumerate(stimuli.items())]
+
+
+def default_cases(channels: int, seed: int) -> list[dict]:
+    """The embedded default input and the edge cases, plus a full-rate run and a mid-run reset."""
+    synthetic = synthetic_case(channels)
+    cases = make_cases({"synthetic": synthetic, **edge_cases(channels)}, seed)
+    cases.append({"name": "synthetic_full_rate", "samples": synthetic, "seed": seed,
+                  "idle": 0.0, "ready": 1.0, "full_rate": True})
+    cases.append({"name": "restart_after_reset", "samples": synthetic[:300], "seed": seed,
+                  "idle": 0.3, "ready": 0.6, "reset_at": 101})  # scans before the reset
+    return cases
+
+
+def write_cases(folder: Path, cases: list[dict]) -> Path:
+    """Write each case's samples as .npy and the case list as JSON; return the list's path."""
     folder.mkdir(parents=True, exist_ok=True)
-    cases = []
-    for index, (name, samples) in enumerate(stimuli.items()):
-        path = folder / f"{name}.npy"
-        np.save(path, samples)
-        fast = name in full_rate
-        cases.append({"name": name, "stimulus": str(path), "seed": seed + index,
-                      "idle": 0.0 if fast else 0.3, "ready": 1.0 if fast else 0.6,
-                      "full_rate": fast})
-    listing = folder / "cases.json"
-    listing.write_text(json.dumps(cases, indent=1))
-    return listing
+    listing = []
+    for case in cases:
+        path = folder / f"{case['name']}.npy"
+        np.save(path, case["samples"])
+        listing.append({k: v for k, v in case.items() if k != "samples"} | {"stimulus": str(path)})
+    path = folder / "cases.json"
+    path.write_text(json.dumps(listing, indent=1))
+    return path
 
 
 def run_cases(simulator: str, channels: int, listing: Path, results_name: str):
@@ -210,6 +223,8 @@ def run_cases(simulator: str, channels: int, listing: Path, results_name: str):
     assert not failures, f"{len(failures)} of {len(results)} cases failed:\n" + "\n".join(failures)
     return results
 
+
+_register_cases()
 
 try:
     import pytest
@@ -225,18 +240,10 @@ if pytest is not None:
     def test_rtl_matches_model_on_synthetic_and_edge_cases(simulator, channels):
         seed = 1000 + channels
         print(f"seed {seed}")
-        stimuli = {"synthetic": synthetic_case(channels), **edge_cases(channels)}
-        stimuli["synthetic_full_rate"] = stimuli["synthetic"]
-        stimuli["restart_after_reset"] = stimuli["synthetic"][:300]
-        listing = write_cases(BUILD / "stimuli" / f"maestro-c{channels}-{simulator}", stimuli,
-                              seed, full_rate=("synthetic_full_rate",))
-        cases = json.loads(listing.read_text())
-        for case in cases:
-            if case["name"] == "restart_after_reset":
-                case["reset_at"] = 101  # scans before the reset
-        listing.write_text(json.dumps(cases, indent=1))
+        cases = default_cases(channels, seed)
+        listing = write_cases(BUILD / "stimuli" / f"maestro-c{channels}-{simulator}", cases)
         results = run_cases(simulator, channels, listing, "results-edges.xml")
-        assert len(results) == len(stimuli)
+        assert len(results) == len(cases)
 
     @pytest.mark.sim
     @pytest.mark.realdata
@@ -245,8 +252,7 @@ if pytest is not None:
     def test_rtl_matches_model_on_real_recordings(simulator, channels, shared_data):
         seed = 2000 + channels
         print(f"seed {seed}")
-        stimuli = real_cases(channels, shared_data)
-        listing = write_cases(BUILD / "stimuli" / f"maestro-real-c{channels}-{simulator}",
-                              stimuli, seed)
+        cases = make_cases(real_cases(channels, shared_data), seed)
+        listing = write_cases(BUILD / "stimuli" / f"maestro-real-c{channels}-{simulator}", cases)
         results = run_cases(simulator, channels, listing, "results-real.xml")
-        assert len(results) == len(stimuli) > 0
+        assert len(results) == len(cases) > 0

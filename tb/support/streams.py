@@ -20,7 +20,7 @@ class StreamSource(BusDriver):
 
     ``idle`` is the probability of inserting an idle cycle (``valid`` low) before each payload,
     drawn from ``random.Random(seed)``. ``accepted`` counts transfers; ``first_transfer`` and
-    ``last_transfer`` are the simulation times of the first and last ones.
+    ``last_transfer`` are the simulation times (in steps) of the first and last ones.
     """
 
     _signals = ["valid", "payload", "ready"]
@@ -49,11 +49,12 @@ class StreamSource(BusDriver):
             await self._falling
             if accepted:
                 break
-        now = get_sim_time("ns")
+        now = get_sim_time("step")
         self.first_transfer = now if self.first_transfer is None else self.first_transfer
         self.last_transfer = now
         self.accepted += 1
-        self.bus.valid.value = 0  # overwritten at once if another payload is queued
+        if not self._sendQ:
+            self.bus.valid.value = 0
 
 
 class StreamSink(BusMonitor):
@@ -73,10 +74,13 @@ class StreamSink(BusMonitor):
 
     async def _monitor_recv(self):
         falling = FallingEdge(self.clock)
+        ready = False
         while True:
             await falling
-            ready = self.ready_probability >= 1.0 or self.rng.random() < self.ready_probability
-            self.bus.ready.value = int(ready)
+            now_ready = self.ready_probability >= 1.0 or self.rng.random() < self.ready_probability
+            if now_ready != ready:  # writes are the costly part of a cocotb cycle
+                ready = now_ready
+                self.bus.ready.value = int(ready)
             await ReadOnly()
             if ready and self.bus.valid.value and not self.in_reset:
                 payload = int(self.bus.payload.value)
