@@ -1,4 +1,9 @@
-"""Write a core's Verilog: ``python -m neurocodec_gateware.verilog CORE [-p NAME=VALUE] -o FILE``."""
+"""Write Verilog of the cores.
+
+``python -m neurocodec_gateware.verilog CORE [-p NAME=VALUE ...] -o FILE`` writes one core;
+``python -m neurocodec_gateware.verilog --all -o DIR`` writes every core with its default
+parameters as ``DIR/<toplevel>.v``.
+"""
 
 import argparse
 import sys
@@ -18,11 +23,18 @@ def write_verilog(name: str, path, **params) -> Path:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("core", choices=sorted(CORES))
+    parser.add_argument("core", nargs="?", choices=sorted(CORES))
+    parser.add_argument("--all", action="store_true", help="every core; -o is a directory")
     parser.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                         help="integer core parameter, e.g. channels=4")
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args(argv)
+    if args.all == bool(args.core):
+        parser.error("give one CORE or --all")
+    if args.all:
+        for name, core in sorted(CORES.items()):
+            print(f"wrote {write_verilog(name, args.output / f'{core.toplevel}.v')}")
+        return 0
     params = {}
     for item in args.param:
         key, sep, value = item.partition("=")
