@@ -3,7 +3,7 @@
 The golden model is ``neurocodec.codecs.maestro``; this encoder matches it byte for byte.
 """
 
-from amaranth import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth import Cat, Module, Mux, ResetSignal, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -33,6 +33,7 @@ class MaestroEncoder(wiring.Component):
     nothing. Latency: a sample accepted on one clock edge appears on ``o`` after that edge (one
     register stage). Reset returns to channel 0 and forgets every previous sample: the next
     sample of each channel is coded as its difference from 0, as at the start of a stream.
+    ``i.ready`` is low while reset is asserted; a code waiting in the output register is dropped.
 
     Cost: one ``channels`` x 12-bit previous-sample memory (asynchronous read; flip-flops on
     iCE40), a 13-bit subtractor, an 18-bit output register.
@@ -65,7 +66,8 @@ class MaestroEncoder(wiring.Component):
 
         accept = self.i.valid & self.i.ready
         m.d.comb += [
-            self.i.ready.eq(~self.o.valid | self.o.ready),
+            # No sample is taken while reset is asserted (it would be lost with the state).
+            self.i.ready.eq((~self.o.valid | self.o.ready) & ~ResetSignal()),
             read.addr.eq(channel),
             write.addr.eq(channel),
             write.data.eq(self.i.payload),

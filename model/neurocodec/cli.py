@@ -159,6 +159,8 @@ def _decode(args):
     if args.raw:
         if not (args.codec and args.channels and args.rate):
             raise ParameterError("--raw needs --codec, --channels and --rate")
+        if not 0 <= args.shift < 16:
+            raise ParameterError(f"--shift must be in 0..15, not {args.shift}")
         codec = get_codec(args.codec)
         samples = codec.decode(data, args.channels)
         container = Container(codec.name, args.channels, args.rate, samples.shape[0], data,

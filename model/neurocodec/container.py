@@ -43,6 +43,7 @@ class Container:
     params: dict = field(default_factory=dict)
     shift: int = 0  # low bits dropped before encoding; the decoder shifts them back as zeros
     metadata: dict = field(default_factory=dict)
+    payload_offset: int = field(default=0, compare=False)  # in the file; set by from_bytes
 
     def header(self) -> dict:
         return {
@@ -94,6 +95,9 @@ class Container:
             if not isinstance(header[key], kind) or isinstance(header[key], bool):
                 raise FormatError(f"{name}: header field {key!r} has the wrong type "
                                   f"({type(header[key]).__name__})", _PREFIX.size)
+        if header["payload_bytes"] < 0:
+            raise FormatError(f"{name}: header field 'payload_bytes' is negative "
+                              f"({header['payload_bytes']})", _PREFIX.size)
         expected = header_end + header["payload_bytes"] + _CRC.size
         if len(data) != expected:
             raise FormatError(f"{name}: size is {len(data)} bytes, but the header says "
@@ -106,10 +110,13 @@ class Container:
             raise FormatError(f"{name}: CRC mismatch: stored 0x{crc:08x} at offset "
                               f"{expected - _CRC.size}, computed 0x{actual:08x} (file corrupted)",
                               expected - _CRC.size)
-        if header["channels"] < 1 or header["n_samples"] < 0 or not 0 <= header["shift"] < 16:
+        if (header["channels"] < 1 or header["n_samples"] < 0 or not 0 <= header["shift"] < 16
+                or not 0 < header["rate"] < float("inf")):
             raise FormatError(f"{name}: header has impossible values: channels="
                               f"{header['channels']}, n_samples={header['n_samples']}, "
-                              f"shift={header['shift']}", _PREFIX.size)
+                              f"shift={header['shift']}, rate={header['rate']}", _PREFIX.size)
+        if not isinstance(header.get("metadata", {}), dict):
+            raise FormatError(f"{name}: header field 'metadata' is not a JSON object", _PREFIX.size)
         return cls(
             codec=header["codec"],
             channels=header["channels"],
@@ -119,4 +126,5 @@ class Container:
             params=header["params"],
             shift=header["shift"],
             metadata=header.get("metadata", {}),
+            payload_offset=header_end,
         )

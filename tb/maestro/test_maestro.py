@@ -129,12 +129,14 @@ def edge_cases(channels: int) -> dict[str, np.ndarray]:
     """Hand-made inputs that reach every corner of the format."""
     lo, hi = maestro.SAMPLE_MIN, maestro.SAMPLE_MAX
     cases = {}
-    if channels == 1:
-        # Every difference -4095..4095, each both ways: -2048 +d -2048 ... then 0.
-        d = np.arange(1, hi - lo + 1)
-        walk = np.empty(2 * d.size + 1, np.int16)
-        walk[0], walk[1::2], walk[2::2] = lo, lo + d, lo
-        cases["every_difference"] = np.concatenate(([0], walk))[:, None]
+    # Every difference -4095..4095, each both ways: channel c walks -2048, -2048 + d, -2048, ...
+    # over the d = c + 1, c + 1 + C, ... (zeros pad the shorter walks).
+    d = np.arange(1, hi - lo + 1)
+    walks = np.full((2 * -(-d.size // channels) + 2, channels), lo, np.int16)  # ends on D = 0
+    for ch in range(channels):
+        mine = d[ch::channels]
+        walks[1 : 2 * mine.size : 2, ch] = lo + mine
+    cases["every_difference"] = walks
     scans = 64
     t = np.arange(scans)[:, None]
     ch = np.arange(channels)[None, :]
@@ -256,9 +258,13 @@ except ImportError:  # inside the simulator only the cocotb half is used
 if pytest is not None:
     from support.runner import BUILD, SIMULATORS
 
+    # Tests sharing a simulator build run on the same xdist worker (`--dist loadgroup`).
+    BUILDS = [pytest.param(simulator, channels, id=f"{simulator}-C{channels}",
+                           marks=pytest.mark.xdist_group(f"maestro-{simulator}-{channels}"))
+              for simulator in SIMULATORS for channels in CHANNEL_COUNTS]
+
     @pytest.mark.sim
-    @pytest.mark.parametrize("channels", CHANNEL_COUNTS)
-    @pytest.mark.parametrize("simulator", SIMULATORS)
+    @pytest.mark.parametrize("simulator, channels", BUILDS)
     def test_rtl_matches_model_on_synthetic_and_edge_cases(simulator, channels):
         seed = 1000 + channels
         print(f"seed {seed}")
@@ -269,8 +275,7 @@ if pytest is not None:
 
     @pytest.mark.sim
     @pytest.mark.realdata
-    @pytest.mark.parametrize("channels", CHANNEL_COUNTS)
-    @pytest.mark.parametrize("simulator", SIMULATORS)
+    @pytest.mark.parametrize("simulator, channels", BUILDS)
     def test_rtl_matches_model_on_real_recordings(simulator, channels, shared_data):
         seed = 2000 + channels
         print(f"seed {seed}")

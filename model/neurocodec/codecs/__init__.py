@@ -103,8 +103,17 @@ def encode_recording(recording, codec: str | Codec, shift: int = 0):
 
 def decode_container(container):
     """Decode a Container back into a Recording (dropped low bits come back as zeros)."""
+    if not 0 <= container.shift < 16:
+        raise ParameterError(f"shift must be in 0..15, not {container.shift}")
     codec = get_codec(container.codec, **container.params)
-    samples = codec.decode(container.payload, container.channels)
+    try:
+        samples = codec.decode(container.payload, container.channels)
+    except FormatError as error:
+        if not container.payload_offset or error.offset is None:
+            raise
+        offset = container.payload_offset + error.offset
+        raise FormatError(f"{error} (offsets count from the payload, which starts at file offset "
+                          f"{container.payload_offset}: file offset {offset})", offset) from None
     if samples.shape[0] != container.n_samples:
         raise FormatError(
             f"{container.codec} payload holds {samples.shape[0]} samples per channel, the header "

@@ -112,36 +112,38 @@ def decode(data: bytes, channels: int) -> np.ndarray:
     last = per_channel[-1] if scans else np.zeros(channels, np.int64)
     samples = np.concatenate((per_channel.reshape(-1), last[:partial] + d[scans * channels :]))
 
-    # Every kind of error is located, and the one earliest in the stream is reported.
+    # Every kind of error is located, and the one earliest in the stream is reported. At equal
+    # offsets a fault of the code itself (rank 0) comes before the sample range (1), and an
+    # incomplete last scan (2) is reported only when nothing else is wrong.
     errors = []
     zero = ~high & (d == -SHORT_OFFSET)
     if zero.any():
         offset = int(starts[np.argmax(zero)])
-        errors.append((offset, f"maestro: byte 0x00 at offset {offset} is not a valid code"))
+        errors.append((offset, 0, f"maestro: byte 0x00 at offset {offset} is not a valid code"))
     overlong = high & (np.abs(d) < SHORT_LIMIT)
     if overlong.any():
         i = int(np.argmax(overlong))
         offset = int(starts[i])
-        errors.append((offset, f"maestro: two-byte word at offset {offset} holds difference "
+        errors.append((offset, 0, f"maestro: two-byte word at offset {offset} holds difference "
                        f"{d[i]}, which the format writes as one byte (|D| < {SHORT_LIMIT})"))
     out_of_range = (samples < SAMPLE_MIN) | (samples > SAMPLE_MAX)
     if out_of_range.any():
         i = int(np.argmax(out_of_range))
         offset = int(starts[i])
-        errors.append((offset, f"maestro: the code at offset {offset} (sample {i // channels}, "
+        errors.append((offset, 1, f"maestro: the code at offset {offset} (sample {i // channels}, "
                        f"channel {i % channels}) takes the sample to {samples[i]}, outside the "
                        f"12-bit range [{SAMPLE_MIN}, {SAMPLE_MAX}]"))
     if truncated:
         offset = b.size - 1
-        errors.append((offset, f"maestro: the stream ends inside the two-byte word that starts "
+        errors.append((offset, 0, f"maestro: the stream ends inside the two-byte word that starts "
                        f"at offset {offset}"))
-    elif partial:
+    elif partial and not errors:
         offset = int(starts[scans * channels])
-        errors.append((offset, f"maestro: the stream ends in the middle of a scan: {n} samples "
+        errors.append((offset, 2, f"maestro: the stream ends in the middle of a scan: {n} samples "
                        f"is not a multiple of {channels} channels (the incomplete scan starts at "
                        f"offset {offset})"))
     if errors:
-        offset, message = min(errors)
+        offset, _, message = min(errors)
         raise FormatError(message, offset)
     return per_channel.astype(np.int16)
 
