@@ -1,6 +1,6 @@
 """Build a core's Verilog and run cocotb tests on it under Icarus or Verilator.
 
-Everything goes to ``build/``: Verilog in ``build/amaranth``, simulator builds and results in
+Everything goes to ``build/``: Verilog in ``build/amaranth/variants``, simulator builds and results in
 ``build/sim/<core>-<params>-<simulator>``.
 """
 
@@ -40,7 +40,8 @@ def build(core_name: str, simulator: str, params: dict | None = None):
     core = get_core(core_name)
     params = {**core.defaults, **(params or {})}
     tag = param_tag(params)
-    verilog = write_verilog(core_name, BUILD / "amaranth" / f"{core.toplevel}-{tag}.v", **params)
+    verilog = write_verilog(core_name, BUILD / "amaranth" / "variants" / f"{core.toplevel}-{tag}.v",
+                           **params)
     build_dir = BUILD / "sim" / f"{core_name}-{tag}-{simulator}"
     sources = [verilog]
     if simulator == "verilator":
