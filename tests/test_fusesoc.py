@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.runner import locked
 
 PROJECT = Path(__file__).resolve().parents[1]
 CORE = "neurocodec:neurocodec:maestro"
-pytestmark = [pytest.mark.fusesoc, pytest.mark.xdist_group("fusesoc")]
+pytestmark = pytest.mark.fusesoc
 
 
 def fusesoc(target: str) -> subprocess.CompletedProcess:
@@ -26,9 +27,10 @@ def fusesoc(target: str) -> subprocess.CompletedProcess:
                GPI_USERS=f"{config('--libpython')};{config('--pygpi-entry-point')}")
     (PROJECT / "build").mkdir(exist_ok=True)
     (PROJECT / "build" / "FUSESOC_IGNORE").touch()
-    result = subprocess.run([bin_dir / "fusesoc", "--cores-root", str(PROJECT), "run", f"--target={target}",
-                             CORE], cwd=PROJECT, env=env, capture_output=True, text=True,
-                            timeout=600)
+    with locked(PROJECT / "build" / "fusesoc.lock"):  # the targets share one work tree and cache
+        result = subprocess.run([bin_dir / "fusesoc", "--cores-root", str(PROJECT), "run", f"--target={target}",
+                                 CORE], cwd=PROJECT, env=env, capture_output=True,
+                                text=True, timeout=600)
     print(result.stdout[-3000:], result.stderr[-3000:])
     return result
 

@@ -258,9 +258,8 @@ except ImportError:  # inside the simulator only the cocotb half is used
 if pytest is not None:
     from support.runner import BUILD, SIMULATORS
 
-    # Tests sharing a simulator build run on the same xdist worker (`--dist loadgroup`).
-    BUILDS = [pytest.param(simulator, channels, id=f"{simulator}-C{channels}",
-                           marks=pytest.mark.xdist_group(f"maestro-{simulator}-{channels}"))
+    # Tests that share a simulator build take turns (support.runner.run holds a lock on it).
+    BUILDS = [pytest.param(simulator, channels, id=f"{simulator}-C{channels}")
               for simulator in SIMULATORS for channels in CHANNEL_COUNTS]
 
     @pytest.mark.sim

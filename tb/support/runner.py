@@ -4,6 +4,8 @@ Everything goes to ``build/``: Verilog in ``build/amaranth/variants``, simulator
 ``build/sim/<core>-<params>-<simulator>``.
 """
 
+import contextlib
+import fcntl
 import os
 import time
 import xml.etree.ElementTree as ElementTree
@@ -62,6 +64,27 @@ def run(core_name: str, simulator: str, test_module: str, test_dir: Path,
         results_name: str = "results.xml") -> list[CaseResult]:
     """Build (if needed) and run every cocotb test in ``test_module``; return per-test results."""
     core = get_core(core_name)
+    params = {**core.defaults, **(params or {})}
+    with locked(BUILD / "sim" / f"{core_name}-{param_tag(params)}-{simulator}.lock"):
+        return _build_and_run(core, core_name, simulator, test_module, test_dir, params,
+                              extra_env, results_name)
+
+
+@contextlib.contextmanager
+def locked(path: Path):
+    """Hold an exclusive lock on ``path`` (created if needed): tests that share a build directory
+    run one at a time, however pytest-xdist schedules them."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _build_and_run(core, core_name, simulator, test_module, test_dir, params, extra_env,
+                   results_name):
     runner, build_dir = build(core_name, simulator, params)
     env = {"PYTHONPATH": os.pathsep.join([str(PROJECT / "tb"), os.environ.get("PYTHONPATH", "")])}
     env.update(extra_env or {})
