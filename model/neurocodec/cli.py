@@ -5,6 +5,7 @@ Errors about files or parameters print one line naming what and where, and exit 
 """
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -15,7 +16,8 @@ from . import __version__
 from .codecs import (Codec, decode_container, encode_recording, fitting_shift, get_codec,
                      list_codecs, reduce_samples)
 from .container import Container
-from .errors import NeurocodecError, ParameterError
+from .codecs import dhuff
+from .errors import FormatError, NeurocodecError, ParameterError
 from .recording import Recording, read_recording, write_recording
 from .synthetic import synthetic_recording
 
@@ -50,6 +52,8 @@ def _parser():
     p.add_argument("--raw", action="store_true",
                    help="write the bare codec bitstream (as the gateware emits it), no container")
     _input_options(p)
+    _dhuff_options(p)
+    p.add_argument("--dictionary", type=Path, help="dhuff: dictionary JSON from `train`")
     p.set_defaults(run=_encode)
 
     p = sub.add_parser("decode", help="decode a .ncd container (or a raw stream) into a recording",
@@ -72,11 +76,17 @@ def _parser():
     p.set_defaults(run=_codecs)
 
     p = sub.add_parser("train", help="train a codec's dictionary from recordings",
-                       description="Train a dictionary. Codecs with dictionaries arrive with "
-                       "the delta + partial-Huffman codec; `maestro` has none.")
+                       description="Train a dhuff dictionary (docs/formats/dhuff.md) on "
+                       "recordings: complete (every value encodes) and deterministic.")
     p.add_argument("--codec", required=True)
     p.add_argument("inputs", type=Path, nargs="+")
-    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("-o", "--output", type=Path, required=True, help="dictionary JSON")
+    p.add_argument("--max-length", type=int, default=16, help="longest code (default 16)")
+    p.add_argument("--layout", choices=("table", "canonical"), default="canonical",
+                   help="ROM layout: the paper's per-symbol table, or per-length canonical")
+    p.add_argument("--readmemh", type=Path, help="also write the ROM image for $readmemh")
+    _input_options(p)
+    _dhuff_options(p)
     p.set_defaults(run=_train)
 
     p = sub.add_parser("bench", help="measure a codec's ratio and model speed on a recording",
@@ -100,6 +110,26 @@ def _parser():
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=_synth)
     return parser
+
+
+def _dhuff_options(p):
+    p.add_argument("--discard-bits", type=int, help="dhuff: D, low bits dropped (default 0)")
+    p.add_argument("--low-bits", type=int, help="dhuff: L, raw low bits of |d| (default 4)")
+    p.add_argument("--block", type=int, help="dhuff: N, scans per block (default 64)")
+    p.add_argument("--frame-words", type=int, help="dhuff: M, words per frame (default 256)")
+
+
+def _codec_params(args) -> dict:
+    """The codec parameters given on the command line (only those the user set)."""
+    params = {name: getattr(args, name) for name in
+              ("discard_bits", "low_bits", "block", "frame_words")
+              if getattr(args, name, None) is not None}
+    if getattr(args, "dictionary", None) is not None:
+        try:
+            params["dictionary"] = json.loads(args.dictionary.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise FormatError(f"{args.dictionary}: not a JSON dictionary: {error}") from None
+    return params
 
 
 def _input_options(p):
@@ -143,7 +173,7 @@ def choose_shift(recording: Recording, codec: Codec, shift: str) -> int:
 
 def _encode(args):
     recording = _load(args)
-    codec = get_codec(args.codec)
+    codec = get_codec(args.codec, **_codec_params(args))
     shift = choose_shift(recording, codec, args.shift)
     container = encode_recording(recording, codec, shift)
     data = container.payload if args.raw else container.to_bytes()
@@ -178,10 +208,17 @@ def _info(args):
     if data[:4] == b"NCDC":
         c = Container.from_bytes(data, str(args.input))
         original = c.n_samples * c.channels * 2
-        print(f"{args.input}: neurocodec container, codec {c.codec} {c.params or ''}\n"
+        params = {k: v for k, v in c.params.items() if k != "dictionary"}
+        if "dictionary" in c.params:
+            d = c.params["dictionary"]
+            params["dictionary"] = (f"{d.get('layout')} layout, {d.get('n_symbols')} symbols, "
+                                    f"codes <= {d.get('max_length')} bits, "
+                                    f"sha256 {str(d.get('sha256'))[:12]}")
+        lossy = c.shift or c.params.get("discard_bits", 0)
+        print(f"{args.input}: neurocodec container, codec {c.codec} {params or ''}\n"
               f"  {c.channels} channels x {c.n_samples} samples at {c.rate:g} Hz "
               f"({c.n_samples / c.rate:.3f} s), shift {c.shift}"
-              f"{' (lossy)' if c.shift else ' (lossless)'}\n"
+              f"{' (lossy)' if lossy else ' (lossless)'}\n"
               f"  payload {len(c.payload)} bytes = {100 * len(c.payload) / max(original, 1):.2f}% "
               f"of int16; CRC ok")
         return
@@ -198,8 +235,23 @@ def _codecs(args):
 
 
 def _train(args):
-    codec = get_codec(args.codec)
-    raise ParameterError(f"codec {codec.name!r} has no dictionary to train")
+    if args.codec != "dhuff":
+        get_codec(args.codec)  # an unknown name gets the list of codecs
+        raise ParameterError(f"codec {args.codec!r} has no dictionary to train")
+    params = dhuff.DhuffParams(**{"discard_bits": 0, "low_bits": 4, **_codec_params(args)})
+    recordings = [read_recording(path, channels=args.channels, rate=args.rate).samples
+                  for path in args.inputs]
+    dictionary = dhuff.train_dictionary(recordings, params, args.max_length, args.layout)
+    args.output.write_text(json.dumps(dictionary.to_json(), indent=1) + "\n")
+    if args.readmemh:
+        args.readmemh.write_text(dictionary.readmemh())
+    other = "table" if args.layout == "canonical" else "canonical"
+    other_bits = (f", {other} layout {dictionary.rom_bits(other)} bits"
+                  if args.layout == "canonical" else "")
+    print(f"{args.output}: {dictionary.n_symbols} symbols (W={params.width}, "
+          f"L={params.low_bits}), codes of 1..{dictionary.max_length} bits, trained on "
+          f"{sum(r.size for r in recordings)} samples; ROM: {args.layout} layout "
+          f"{dictionary.rom_bits()} bits{other_bits}")
 
 
 def _bench(args):

@@ -11,7 +11,7 @@ import numpy as np
 from ..container import Container
 from ..errors import FormatError, ParameterError
 from ..recording import Recording
-from . import maestro
+from . import dhuff, maestro
 
 
 class Codec(ABC):
@@ -27,8 +27,9 @@ class Codec(ABC):
         """Encode samples of shape (T, C); raise ParameterError on input the codec cannot take."""
 
     @abstractmethod
-    def decode(self, payload: bytes, channels: int) -> np.ndarray:
-        """Decode a payload into samples of shape (T, channels); raise FormatError on bad input."""
+    def decode(self, payload: bytes, channels: int, n_samples: int | None = None) -> np.ndarray:
+        """Decode a payload into samples of shape (T, channels); raise FormatError on bad input.
+        ``n_samples`` (T) is needed by codecs whose stream does not end on a sample."""
 
     def params(self) -> dict:
         """Parameters a decoder needs besides the channel count (stored in the container)."""
@@ -44,11 +45,40 @@ class MaestroCodec(Codec):
     def encode(self, samples):
         return maestro.encode(samples)
 
-    def decode(self, payload, channels):
+    def decode(self, payload, channels, n_samples=None):
         return maestro.decode(payload, channels)
 
 
-_CODECS = {codec.name: codec for codec in (MaestroCodec,)}
+class DhuffCodec(Codec):
+    name = "dhuff"
+    summary = ("delta + partial Huffman (Cuevas-Lopez 2022): 16-bit samples, D dropped bits, "
+               "ROM dictionary, blocks and frames")
+    sample_bits = 16
+    max_channels = 4096
+
+    def __init__(self, discard_bits=0, low_bits=4, block=64, frame_words=256, dictionary=None):
+        self.dhuff_params = dhuff.DhuffParams(discard_bits, low_bits, block, frame_words)
+        if dictionary is None:
+            dictionary = dhuff.default_dictionary(self.dhuff_params)
+        elif isinstance(dictionary, dict):
+            dictionary = dhuff.Dictionary.from_json(dictionary)
+        self.dictionary = dictionary
+
+    def encode(self, samples):
+        return dhuff.encode(samples, self.dhuff_params, self.dictionary)
+
+    def decode(self, payload, channels, n_samples=None):
+        if n_samples is None:
+            raise ParameterError("dhuff: decoding needs the sample count (from the container)")
+        return dhuff.decode(payload, channels, n_samples, self.dhuff_params, self.dictionary)
+
+    def params(self):
+        p = self.dhuff_params
+        return {"discard_bits": p.discard_bits, "low_bits": p.low_bits, "block": p.block,
+                "frame_words": p.frame_words, "dictionary": self.dictionary.to_json()}
+
+
+_CODECS = {codec.name: codec for codec in (DhuffCodec, MaestroCodec)}
 
 
 def list_codecs() -> list[str]:
@@ -107,7 +137,7 @@ def decode_container(container):
         raise ParameterError(f"shift must be in 0..15, not {container.shift}")
     codec = get_codec(container.codec, **container.params)
     try:
-        samples = codec.decode(container.payload, container.channels)
+        samples = codec.decode(container.payload, container.channels, container.n_samples)
     except FormatError as error:
         if not container.payload_offset or error.offset is None:
             raise
