@@ -395,91 +395,71 @@ def _pack(value, length, block_first_field, pad, n_words):
     return out
 
 
+@njit(inline="always")
+def _read(words, pos, acc, bits, n):
+    """Take n bits (MSB first) from the word stream; value -1 when the stream ends first."""
+    while bits < n:
+        if pos >= words.size:
+            return -1, pos, acc, bits
+        acc = (acc << 16) | words[pos]
+        pos += 1
+        bits += 16
+    bits -= n
+    value = (acc >> bits) & ((1 << n) - 1)
+    return value, pos, acc & ((1 << bits) - 1), bits
+
+
 @njit(cache=True)
 def _decode(words, out, block_starts, channels, block, width, low_bits, first_code, first_index,
             counts, order, max_length):
     """Returns (status, data word index, detail); status 0 = ok, else a key of _ERRORS."""
-    n_words = words.size
     n_samples = out.shape[0]
     pos = 0  # next word
-    acc = 0
-    bits = 0
-    sign_bit = 1 << (width - 1)
     lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
     prev = np.zeros(channels, np.int64)
     for b in range(block_starts.size):
         block_starts[b] = pos
-        if pos >= n_words:
+        index, pos, acc, bits = _read(words, pos, 0, 0, 16)
+        if index < 0:
             return 1, pos, 0
-        if words[pos] != (b & 0xFFFF):
-            return 2, pos, words[pos]
-        pos += 1
-        acc = 0
-        bits = 0
-        rows = min(block, n_samples - b * block)
-        for r in range(rows):
+        if index != (b & 0xFFFF):
+            return 2, pos - 1, index
+        for r in range(min(block, n_samples - b * block)):
             t = b * block + r
             for c in range(channels):
                 if r == 0:
-                    while bits < width:
-                        if pos >= n_words:
-                            return 1, pos, 0
-                        acc = (acc << 16) | words[pos]
-                        pos += 1
-                        bits += 16
-                    v = (acc >> (bits - width)) & ((1 << width) - 1)
-                    bits -= width
-                    acc &= (1 << bits) - 1
-                    if v & sign_bit:
+                    v, pos, acc, bits = _read(words, pos, acc, bits, width)
+                    if v < 0:
+                        return 1, pos, 0
+                    if v > hi:
                         v -= 1 << width
                     prev[c] = v
                     out[t, c] = v
                     continue
-                # Huffman code, one bit at a time (canonical decoding).
+                # Canonical Huffman decoding, one bit at a time.
                 code = 0
                 symbol = -1
                 for length in range(1, max_length + 1):
-                    if bits == 0:
-                        if pos >= n_words:
-                            return 1, pos, 0
-                        acc = words[pos]
-                        pos += 1
-                        bits = 16
-                    bits -= 1
-                    code = (code << 1) | ((acc >> bits) & 1)
-                    acc &= (1 << bits) - 1
+                    bit, pos, acc, bits = _read(words, pos, acc, bits, 1)
+                    if bit < 0:
+                        return 1, pos, 0
+                    code = (code << 1) | bit
                     offset = code - first_code[length]
                     if 0 <= offset < counts[length]:
                         symbol = order[first_index[length] + offset]
                         break
                 if symbol < 0:
                     return 3, pos - 1, 0
-                need = low_bits
-                magnitude = symbol
-                while need:
-                    if bits == 0:
-                        if pos >= n_words:
-                            return 1, pos, 0
-                        acc = words[pos]
-                        pos += 1
-                        bits = 16
-                    take = min(need, bits)
-                    magnitude = (magnitude << take) | ((acc >> (bits - take)) & ((1 << take) - 1))
-                    bits -= take
-                    acc &= (1 << bits) - 1
-                    need -= take
-                d = magnitude
-                if magnitude:
-                    if bits == 0:
-                        if pos >= n_words:
-                            return 1, pos, 0
-                        acc = words[pos]
-                        pos += 1
-                        bits = 16
-                    bits -= 1
-                    if (acc >> bits) & 1:
-                        d = -magnitude
-                    acc &= (1 << bits) - 1
+                low, pos, acc, bits = _read(words, pos, acc, bits, low_bits)
+                if low < 0:
+                    return 1, pos, 0
+                d = (symbol << low_bits) | low
+                if d:
+                    negative, pos, acc, bits = _read(words, pos, acc, bits, 1)
+                    if negative < 0:
+                        return 1, pos, 0
+                    if negative:
+                        d = -d
                 v = prev[c] + d
                 if v < lo or v > hi:
                     return 4, pos - 1, v
