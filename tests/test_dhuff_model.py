@@ -201,3 +201,13 @@ def test_cli_train_encode_decode(tmp_path):
     assert dec.returncode == 0, dec.stderr
     error = r.samples.astype(int) - read_recording(tmp_path / "o.wav").samples
     assert error.min() >= 0 and error.max() <= 7
+
+
+def test_canonical_codes_by_hand():
+    # Lengths 2, 1, 3, 3 -> sorted by (length, symbol): s1 '0', s0 '10', s2 '110', s3 '111'.
+    d = dhuff.Dictionary(np.array([2, 1, 3, 3]), "table")
+    assert [f"{c:0{l}b}" for c, l in zip(d.codes, d.lengths)] == ["10", "0", "110", "111"]
+    monotone = dhuff.Dictionary(np.array([1, 2, 3, 3]), "canonical")
+    first_symbol, first_code = monotone.canonical_table()
+    assert first_symbol[1:].tolist() == [0, 1, 2] and first_code[1:].tolist() == [0, 2, 6]
+    assert monotone.readmemh().split() == ["00", "0a", "16"]  # (first_symbol << 3) | first_code

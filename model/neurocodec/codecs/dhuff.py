@@ -77,10 +77,12 @@ class Dictionary:
         kraft = np.sum(np.ldexp(1.0, -self.lengths.astype(np.int64)))
         if kraft > 1.0:
             raise ParameterError(f"dictionary: lengths violate the Kraft inequality (sum {kraft})")
-        if self.layout == "canonical" and np.any(np.diff(self.lengths.astype(int)) < 0):
-            raise ParameterError("dictionary: the canonical layout needs lengths non-decreasing "
-                                 "in the symbol")
-        self.codes = _canonical_codes(self.lengths)
+        if self.layout == "canonical":
+            self._check_canonical()
+        counts, first_code, first_index, order = _code_tables(self.lengths)
+        rank = np.empty(self.n_symbols, np.int64)
+        rank[order] = np.arange(self.n_symbols)
+        self.codes = first_code[self.lengths] + rank - first_index[self.lengths]
 
     @property
     def n_symbols(self) -> int:
@@ -106,15 +108,9 @@ class Dictionary:
     def canonical_table(self) -> tuple[np.ndarray, np.ndarray]:
         """(first_symbol, first_code), indexed by length 1..max_length (index 0 unused)."""
         self._check_canonical()
-        counts = np.bincount(self.lengths, minlength=self.max_length + 1)
-        first_symbol = np.concatenate(([0], np.cumsum(counts)[:-1]))
-        first_code = np.zeros(self.max_length + 1, np.int64)
-        code = 0
-        for length in range(1, self.max_length + 1):
-            code = (code + counts[length - 1]) << 1
-            first_code[length] = code
-        first_code[0] = first_symbol[0] = 0
-        return first_symbol, first_code
+        _, first_code, first_index, _ = _code_tables(self.lengths)
+        # Lengths rise with the symbol, so the symbols of length l start at first_index[l].
+        return first_index[: self.max_length + 1], first_code[: self.max_length + 1]
 
     def readmemh(self, layout: str | None = None) -> str:
         """The ROM image for ``$readmemh``: see docs/formats/dhuff.md, "ROM images"."""
@@ -154,7 +150,8 @@ class Dictionary:
 
     def _check_canonical(self):
         if np.any(np.diff(self.lengths.astype(int)) < 0):
-            raise ParameterError("dictionary: lengths are not monotone; only the table layout fits")
+            raise ParameterError("dictionary: lengths are not monotone (non-decreasing in the "
+                                 "symbol); only the table layout fits")
 
 
 def train_dictionary(samples_list, params: DhuffParams, max_length: int = 16,
@@ -235,15 +232,7 @@ def decode(data: bytes, channels: int, n_samples: int, params: DhuffParams,
                           len(data) - len(data) % (2 * m))
     frames = np.frombuffer(data, ">u2").reshape(-1, m).astype(np.int64)
     words = frames[:, :-1].reshape(-1)
-    order = np.lexsort((np.arange(dictionary.n_symbols), dictionary.lengths))
-    counts = np.bincount(dictionary.lengths, minlength=33).astype(np.int64)
-    first_code = np.zeros(34, np.int64)
-    first_index = np.zeros(34, np.int64)
-    code = 0
-    for length in range(1, 33):
-        code = (code + counts[length - 1]) << 1
-        first_code[length] = code
-        first_index[length] = first_index[length - 1] + counts[length - 1]
+    counts, first_code, first_index, order = _code_tables(dictionary.lengths)
     out = np.zeros((n_samples, channels), np.int64)
     block_starts = np.zeros(-(-n_samples // params.block) if n_samples else 0, np.int64)
     status, where, detail = _decode(words, out, block_starts, channels, params.block,
@@ -309,16 +298,18 @@ def _frame(words: np.ndarray, block_starts: np.ndarray, m: int) -> np.ndarray:
     return frames
 
 
-def _canonical_codes(lengths: np.ndarray) -> np.ndarray:
-    order = np.lexsort((np.arange(lengths.size), lengths))
-    codes = np.zeros(lengths.size, np.int64)
-    code, previous = 0, int(lengths[order[0]])
-    for i, symbol in enumerate(order):
-        length = int(lengths[symbol])
-        if i:
-            code = (code + 1) << (length - previous)
-        codes[symbol], previous = code, length
-    return codes
+def _code_tables(lengths: np.ndarray):
+    """The canonical code (the DEFLATE rule), by length l = 0..33: (count of symbols of length l,
+    first code of length l, index in ``order`` of its first symbol, ``order``: the symbols sorted
+    by (length, symbol))."""
+    counts = np.bincount(lengths, minlength=34).astype(np.int64)
+    first_code = np.zeros(34, np.int64)
+    first_index = np.zeros(34, np.int64)
+    for length in range(1, 34):
+        first_code[length] = (first_code[length - 1] + counts[length - 1]) << 1
+        first_index[length] = first_index[length - 1] + counts[length - 1]
+    order = np.lexsort((np.arange(lengths.size), lengths)).astype(np.int64)
+    return counts, first_code, first_index, order
 
 
 def _package_merge(counts: np.ndarray, max_length: int) -> np.ndarray:
