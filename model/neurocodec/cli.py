@@ -5,20 +5,23 @@ Errors about files or parameters print one line naming what and where, and exit 
 """
 
 import argparse
+import concurrent.futures
 import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from . import __version__
 from .codecs import (Codec, decode_container, encode_recording, fitting_shift, get_codec,
-                     list_codecs, reduce_samples)
+                     grid_sample_bits, list_codecs, recording_grid, reduce_samples,
+                     restore_samples)
 from .container import Container
 from .codecs import dhuff
 from .errors import FormatError, NeurocodecError, ParameterError
-from .recording import Recording, read_recording, write_recording
+from .recording import CodeGrid, Recording, read_recording, write_recording
 from .synthetic import synthetic_recording
 
 
@@ -39,32 +42,61 @@ def _parser():
     parser.add_argument("--version", action="version", version=f"neurocodec {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("encode", help="encode a recording into a .ncd container (or a raw stream)",
-                       description="Encode a recording. Input formats: .wav, .npy, Open Ephys "
-                       "(structure.oebin or its folder), raw int16 (needs --channels, --rate).")
-    p.add_argument("input", type=Path)
-    p.add_argument("-o", "--output", type=Path, required=True)
+    p = sub.add_parser("encode", help="encode recordings into .ncd containers (or raw streams)",
+                       description="Encode recordings. Input formats: .wav, .npy, Open Ephys "
+                       "(structure.oebin or its folder), SpikeGLX (.bin/.meta), Neuralynx .ncs, "
+                       "raw int16 (needs --channels, --rate). With several inputs, -o names a "
+                       "folder and each output is named after its input.")
+    p.add_argument("inputs", type=Path, nargs="+", metavar="INPUT")
+    p.add_argument("-o", "--output", type=Path, required=True,
+                   help="output file, or folder (several inputs, or an existing folder)")
     p.add_argument("--codec", required=True, help="codec name (see `neurocodec codecs`)")
     p.add_argument("--shift", default="0",
                    help="low bits to drop before encoding (lossy), or 'auto' for the fewest that "
                    "fit the codec's sample width (default 0: lossless)")
+    p.add_argument("--grid", default="auto",
+                   help="code grid: 'auto' (dhuff: code the ADC codes when the reader found a "
+                   "grid, as in N1 files), 'none', or a number of levels")
     p.add_argument("--select", help="channels to keep, e.g. '0-15' or '0,2,5-7'")
-    p.add_argument("--raw", action="store_true",
-                   help="write the bare codec bitstream (as the gateware emits it), no container")
+    stream = p.add_mutually_exclusive_group()
+    stream.add_argument("--raw", action="store_true",
+                        help="write the bare codec bitstream (as the gateware emits it), no "
+                        "container")
+    stream.add_argument("--packets", action="store_true",
+                        help="dhuff: write the packet stream of a lossy link (docs/formats/"
+                        "dhuff.md, Packets), no container")
     _input_options(p)
     _dhuff_options(p)
-    p.add_argument("--dictionary", type=Path, help="dhuff: dictionary JSON from `train`")
+    _batch_options(p)
     p.set_defaults(run=_encode)
 
-    p = sub.add_parser("decode", help="decode a .ncd container (or a raw stream) into a recording",
-                       description="Decode into .wav, .npy or raw int16 (other suffixes).")
-    p.add_argument("input", type=Path)
-    p.add_argument("-o", "--output", type=Path, required=True)
-    p.add_argument("--raw", action="store_true",
-                   help="the input is a bare codec bitstream; needs --codec, --channels, --rate")
+    p = sub.add_parser("decode", help="decode .ncd containers (or raw/packet streams) into "
+                       "recordings",
+                       description="Decode into the format named by the output's suffix (.wav, "
+                       ".npy, anything else raw int16); without -o, or with -o FOLDER, into the "
+                       "format the input was read from, named after the input.")
+    p.add_argument("inputs", type=Path, nargs="+", metavar="INPUT")
+    p.add_argument("-o", "--output", type=Path,
+                   help="output file, or folder (default: beside each input)")
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    stream = p.add_mutually_exclusive_group()
+    stream.add_argument("--raw", action="store_true",
+                        help="the input is a bare codec bitstream; needs --codec, --channels, "
+                        "--rate (and the dhuff parameters it was made with)")
+    stream.add_argument("--packets", action="store_true",
+                        help="the input is a dhuff packet stream from a lossy link; lost scans "
+                        "are reported (and are zeros in the output)")
     p.add_argument("--codec")
     p.add_argument("--shift", type=int, default=0, help="with --raw: low bits dropped at encoding")
+    p.add_argument("--samples", type=int,
+                   help="with --raw/--packets: scans in the stream, when known")
+    p.add_argument("--grid", default="none",
+                   help="with --raw/--packets: levels of the code grid the stream codes")
+    p.add_argument("--lost-report", type=Path,
+                   help="with --packets: write the lost scan ranges as JSON")
     _input_options(p)
+    _dhuff_options(p)
+    _batch_options(p)
     p.set_defaults(run=_decode)
 
     p = sub.add_parser("info", help="describe a .ncd container or a recording")
@@ -86,7 +118,9 @@ def _parser():
                    help="ROM layout: the paper's per-symbol table, or per-length canonical")
     p.add_argument("--readmemh", type=Path, help="also write the ROM image for $readmemh")
     _input_options(p)
-    _dhuff_options(p)
+    _dhuff_options(p, dictionary=False)
+    p.add_argument("--grid", default="auto", help="code grid: 'auto' (train on the ADC codes when the reader found a grid), 'none', or a number of levels")
+    p.add_argument("--name", default="", help="a name stored in the dictionary")
     p.set_defaults(run=_train)
 
     p = sub.add_parser("bench", help="measure a codec's ratio and model speed on a recording",
@@ -112,24 +146,54 @@ def _parser():
     return parser
 
 
-def _dhuff_options(p):
+def _dhuff_options(p, dictionary=True):
     p.add_argument("--discard-bits", type=int, help="dhuff: D, low bits dropped (default 0)")
     p.add_argument("--low-bits", type=int, help="dhuff: L, raw low bits of |d| (default 4)")
     p.add_argument("--block", type=int, help="dhuff: N, scans per block (default 64)")
     p.add_argument("--frame-words", type=int, help="dhuff: M, words per frame (default 256)")
+    if dictionary:
+        p.add_argument("--dictionary",
+                       help="dhuff: dictionary JSON file from `train`, or a built-in name ("
+                       + ", ".join(dhuff.builtin_dictionaries()) + "); its D and L are the "
+                       "defaults")
+
+
+def _batch_options(p):
+    p.add_argument("--jobs", "-j", type=int, default=1,
+                   help="files coded in parallel processes (default 1)")
+    p.add_argument("--progress", choices=("auto", "bar", "lines", "none"), default="auto",
+                   help="progress display (default auto: a bar on a terminal with several "
+                   "inputs, else one line per file)")
 
 
 def _codec_params(args) -> dict:
-    """The codec parameters given on the command line (only those the user set)."""
+    """The codec parameters given on the command line (only those the user set); a dictionary
+    supplies D and L (and the sample width) it was trained for unless they are given."""
     params = {name: getattr(args, name) for name in
               ("discard_bits", "low_bits", "block", "frame_words")
               if getattr(args, name, None) is not None}
     if getattr(args, "dictionary", None) is not None:
-        try:
-            params["dictionary"] = json.loads(args.dictionary.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise FormatError(f"{args.dictionary}: not a JSON dictionary: {error}") from None
+        dictionary = load_dictionary(args.dictionary)
+        params["dictionary"] = dictionary
+        params = dict(dictionary.trained_for) | params
     return params
+
+
+def load_dictionary(spec: str) -> dhuff.Dictionary:
+    """A dictionary file (JSON from `train`) or a built-in dictionary's name."""
+    path = Path(spec)
+    if not path.is_file() and spec in dhuff.builtin_dictionaries():
+        return dhuff.builtin_dictionaries()[spec]
+    if not path.is_file():
+        raise ParameterError(f"--dictionary {spec}: no such file, and not a built-in dictionary "
+                             f"({', '.join(dhuff.builtin_dictionaries()) or 'none built in'})")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise FormatError(f"{path}: not a JSON dictionary: {error}") from None
+    if not isinstance(data, dict):
+        raise FormatError(f"{path}: not a dictionary file (a JSON object)")
+    return dhuff.Dictionary.from_json(data, str(path))
 
 
 def _input_options(p):
@@ -171,36 +235,202 @@ def choose_shift(recording: Recording, codec: Codec, shift: str) -> int:
         raise ParameterError(f"--shift must be an integer or 'auto', not {shift!r}") from None
 
 
+SOURCE_SUFFIX = {"wav": ".wav", "npy": ".npy"}  # other sources decode to raw int16 (.dat)
+
+
 def _encode(args):
-    recording = _load(args)
-    codec = get_codec(args.codec, **_codec_params(args))
-    shift = choose_shift(recording, codec, args.shift)
-    container = encode_recording(recording, codec, shift)
-    data = container.payload if args.raw else container.to_bytes()
-    args.output.write_bytes(data)
-    original = recording.n_samples * recording.channels * 2
-    print(f"{args.input} -> {args.output}: {recording.channels} ch x {recording.n_samples} "
-          f"samples, codec {codec.name}, shift {shift}: {len(data)} bytes, "
-          f"{100 * len(data) / max(original, 1):.2f}% of int16")
+    outputs = _outputs(args, {"raw": ".bin", "packets": ".ncp"}.get(_stream_kind(args), ".ncd"))
+    return _batch(args, list(zip(args.inputs, outputs)), _encode_one)
 
 
 def _decode(args):
-    data = args.input.read_bytes()
-    if args.raw:
-        if not (args.codec and args.channels and args.rate):
-            raise ParameterError("--raw needs --codec, --channels and --rate")
+    return _batch(args, list(zip(args.inputs, _outputs(args, None))), _decode_one)
+
+
+def _stream_kind(args) -> str | None:
+    return "raw" if args.raw else "packets" if args.packets else None
+
+
+def _outputs(args, suffix: str | None) -> list:
+    """Output paths: -o itself for one input (unless it is a folder), else folder/stem+suffix;
+    suffix None (decode) = the format the input came from, found when decoding."""
+    output = args.output
+    if output is not None and len(args.inputs) == 1 and not output.is_dir():
+        return [output]
+    folder = output
+    if folder is not None:
+        if folder.exists() and not folder.is_dir():
+            raise ParameterError(f"-o {folder}: several inputs need a folder, and this is a file")
+        folder.mkdir(parents=True, exist_ok=True)
+    names = [_stem(path) for path in args.inputs]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if folder is not None and repeated:
+        raise ParameterError(f"inputs share the name {repeated[0]!r}: their outputs in {folder} "
+                             "would collide")
+    return [(folder or path.parent) / (name + (suffix or "")) if suffix else
+            ("auto", folder or path.parent, name)
+            for path, name in zip(args.inputs, names)]
+
+
+def _stem(path: Path) -> str:
+    if path.name == "structure.oebin":
+        path = path.parent
+    return path.stem if path.suffix else path.name
+
+
+def _batch(args, jobs, work) -> int:
+    """Run work(args, input, output) over the files: in ``--jobs`` processes, with a progress
+    bar or one line per file. A failing file is reported and the others go on; exit 1 if any
+    failed."""
+    if args.jobs < 1:
+        raise ParameterError(f"--jobs must be >= 1, not {args.jobs}")
+    if len(jobs) == 1:
+        print(work(args, *jobs[0]))
+        return 0
+    mode = args.progress
+    if mode == "auto":
+        mode = "bar" if sys.stderr.isatty() else "lines"
+    failures = []
+    bar = tqdm(total=len(jobs), unit="file", disable=mode != "bar", file=sys.stderr)
+
+    def report(source, message=None, error=None):
+        if error is not None:
+            failures.append(source)
+            text = f"neurocodec {args.command}: error: {error}"
+            bar.write(text, file=sys.stderr) if mode == "bar" else print(text, file=sys.stderr)
+        elif mode == "lines":
+            print(message, flush=True)
+        bar.update()
+
+    if args.jobs == 1:
+        for source, target in jobs:
+            try:
+                report(source, work(args, source, target))
+            except (NeurocodecError, OSError) as error:
+                report(source, error=error)
+    else:
+        with concurrent.futures.ProcessPoolExecutor(args.jobs) as pool:
+            futures = {pool.submit(work, args, source, target): source for source, target in jobs}
+            for future in concurrent.futures.as_completed(futures):
+                try:
+                    report(futures[future], future.result())
+                except (NeurocodecError, OSError) as error:
+                    report(futures[future], error=error)
+    bar.close()
+    print(f"{len(jobs) - len(failures)} of {len(jobs)} files done"
+          + (f"; failed: {', '.join(map(str, failures))}" if failures else ""), file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _choose_grid(option: str, recording: Recording, codec_name: str) -> int | None:
+    if option == "none":
+        return None
+    if option == "auto":
+        return recording_grid(recording) if codec_name == "dhuff" else None
+    try:
+        levels = int(option)
+    except ValueError:
+        raise ParameterError(f"--grid must be 'auto', 'none' or a number of levels, not "
+                             f"{option!r}") from None
+    CodeGrid(levels)  # checks the range
+    return levels
+
+
+def _encode_one(args, source: Path, target: Path) -> str:
+    recording = read_recording(source, channels=args.channels, rate=args.rate)
+    if args.select:
+        recording = select_channels(recording, args.select)
+    params = _codec_params(args)
+    grid = _choose_grid(args.grid, recording, args.codec)
+    if args.codec == "dhuff":
+        bits = grid_sample_bits(grid) if grid is not None else 16
+        if params.get("sample_bits", bits) != bits:
+            raise ParameterError(
+                f"{source}: the dictionary is for {params['sample_bits']}-bit samples, the "
+                + (f"{grid}-level code grid gives {bits}" if grid else
+                   "recording has 16-bit samples and no code grid (see --grid)"))
+        params["sample_bits"] = bits
+    codec = get_codec(args.codec, **params)
+    if grid is not None:
+        if args.shift not in ("0", "auto"):
+            raise ParameterError("--shift and a code grid exclude each other (use --grid none)")
+        shift = 0
+    else:
+        shift = choose_shift(recording, codec, args.shift)
+    container = encode_recording(recording, codec, shift, grid)
+    if args.packets:
+        if codec.name != "dhuff":
+            raise ParameterError("--packets: only the dhuff codec has a packet layer")
+        data = dhuff.packetize(container.payload, codec.dhuff_params)
+    else:
+        data = container.payload if args.raw else container.to_bytes()
+    target.write_bytes(data)
+    original = recording.n_samples * recording.channels * 2
+    how = f"grid {grid}" if grid is not None else f"shift {shift}"
+    return (f"{source} -> {target}: {recording.channels} ch x {recording.n_samples} samples, "
+            f"codec {codec.name}, {how}: {len(data)} bytes, "
+            f"{100 * len(data) / max(original, 1):.2f}% of int16")
+
+
+def _decode_one(args, source: Path, target) -> str:
+    data = source.read_bytes()
+    note = ""
+    if args.raw or args.packets:
+        name = args.codec or ("dhuff" if args.packets else None)
+        if not (name and args.channels and args.rate):
+            raise ParameterError(f"--{_stream_kind(args)} needs --codec, --channels and --rate")
         if not 0 <= args.shift < 16:
             raise ParameterError(f"--shift must be in 0..15, not {args.shift}")
-        codec = get_codec(args.codec)
-        samples = codec.decode(data, args.channels)
-        container = Container(codec.name, args.channels, args.rate, samples.shape[0], data,
-                              codec.params(), args.shift)
+        grid = None if args.grid in ("none", "auto") else _choose_grid(args.grid, None, name)
+        params = _codec_params(args)
+        if name == "dhuff" and grid is not None:
+            params.setdefault("sample_bits", grid_sample_bits(grid))
+        codec = get_codec(name, **params)
+        if args.packets:
+            if codec.name != "dhuff":
+                raise ParameterError("--packets: only the dhuff codec has a packet layer")
+            result = dhuff.decode_packets(data, args.channels, codec.dhuff_params,
+                                          codec.dictionary, args.samples)
+            samples, note = result.samples, _loss_summary(result)
+            if args.lost_report:
+                args.lost_report.write_text(json.dumps(
+                    {"scans": samples.shape[0], "lost": result.lost,
+                     "lost_scans": result.lost_scans, "packets": result.packets,
+                     "bad_packets": result.bad_packets, "missing_packets": result.missing_packets,
+                     "notes": result.notes}, indent=1) + "\n")
+        else:
+            samples = codec.decode(data, args.channels, args.samples)
+        recording = Recording(restore_samples(samples, 0 if grid else args.shift, grid),
+                              args.rate)
     else:
-        container = Container.from_bytes(data, str(args.input))
-    recording = decode_container(container)
-    write_recording(args.output, recording)
-    print(f"{args.input} -> {args.output}: {recording.channels} ch x {recording.n_samples} "
-          f"samples at {recording.rate:g} Hz")
+        container = Container.from_bytes(data, str(source))
+        known = [load_dictionary(args.dictionary)] if args.dictionary else []
+        recording = decode_container(container, known)
+    target = _decode_target(args, source, target, recording)
+    write_recording(target, recording)
+    return (f"{source} -> {target}: {recording.channels} ch x {recording.n_samples} samples at "
+            f"{recording.rate:g} Hz{note}")
+
+
+def _loss_summary(result) -> str:
+    if not result.lost and not result.notes:
+        return ""
+    ranges = ", ".join(f"{a}..{b - 1}" for a, b in result.lost[:5])
+    more = f" and {len(result.lost) - 5} more" if len(result.lost) > 5 else ""
+    text = (f"; LOST {result.lost_scans} scans in {len(result.lost)} ranges ({ranges}{more}; "
+            f"zeros in the output), {result.missing_packets} packets missing, "
+            f"{result.bad_packets} corrupted runs")
+    return text + "".join(f"\n  note: {n}" for n in result.notes)
+
+
+def _decode_target(args, source, target, recording) -> Path:
+    if not isinstance(target, tuple):
+        return target
+    _, folder, name = target
+    path = folder / (name + SOURCE_SUFFIX.get(recording.metadata.get("format"), ".dat"))
+    if path.resolve() == source.resolve() or (path.exists() and not args.force):
+        raise ParameterError(f"{path} exists; give -o, or --force to overwrite it")
+    return path
 
 
 def _info(args):
@@ -238,19 +468,31 @@ def _train(args):
     if args.codec != "dhuff":
         get_codec(args.codec)  # an unknown name gets the list of codecs
         raise ParameterError(f"codec {args.codec!r} has no dictionary to train")
-    params = dhuff.DhuffParams(**{"discard_bits": 0, "low_bits": 4, **_codec_params(args)})
-    recordings = [read_recording(path, channels=args.channels, rate=args.rate).samples
+    recordings = [read_recording(path, channels=args.channels, rate=args.rate)
                   for path in args.inputs]
-    dictionary = dhuff.train_dictionary(recordings, params, args.max_length, args.layout)
+    grids = {_choose_grid(args.grid, r, "dhuff") for r in recordings}
+    if len(grids) > 1:
+        raise ParameterError(f"the inputs mix code grids {sorted(grids, key=str)}: train on "
+                             "recordings of one kind (or --grid none)")
+    grid = grids.pop()
+    params = dhuff.DhuffParams(**{"discard_bits": 0, "low_bits": 4, **_codec_params(args),
+                                  "sample_bits": grid_sample_bits(grid) if grid else 16})
+    samples = [CodeGrid(grid).to_codes(r.samples).astype(np.int32) - grid // 2 if grid
+               else r.samples for r in recordings]
+    dictionary = dhuff.train_dictionary(samples, params, args.max_length, args.layout)
+    dictionary.name = args.name
+    dictionary.trained_for = {"sample_bits": params.sample_bits,
+                              "discard_bits": params.discard_bits, "low_bits": params.low_bits}
     args.output.write_text(json.dumps(dictionary.to_json(), indent=1) + "\n")
     if args.readmemh:
         args.readmemh.write_text(dictionary.readmemh())
     other = "table" if args.layout == "canonical" else "canonical"
     other_bits = (f", {other} layout {dictionary.rom_bits(other)} bits"
                   if args.layout == "canonical" else "")
-    print(f"{args.output}: {dictionary.n_symbols} symbols (W={params.width}, "
-          f"L={params.low_bits}), codes of 1..{dictionary.max_length} bits, trained on "
-          f"{sum(r.size for r in recordings)} samples; ROM: {args.layout} layout "
+    print(f"{args.output}: {dictionary.n_symbols} symbols (B={params.sample_bits}, "
+          f"D={params.discard_bits}, W={params.width}, L={params.low_bits}"
+          f"{f', grid {grid}' if grid else ''}), codes of 1..{dictionary.max_length} bits, "
+          f"trained on {sum(r.size for r in samples)} samples; ROM: {args.layout} layout "
           f"{dictionary.rom_bits()} bits{other_bits}")
 
 

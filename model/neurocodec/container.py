@@ -43,6 +43,7 @@ class Container:
     params: dict = field(default_factory=dict)
     shift: int = 0  # low bits dropped before encoding; the decoder shifts them back as zeros
     metadata: dict = field(default_factory=dict)
+    grid: int | None = None  # code grid levels: the payload codes grid codes, not values
     payload_offset: int = field(default=0, compare=False)  # in the file; set by from_bytes
 
     def header(self) -> dict:
@@ -55,7 +56,7 @@ class Container:
             "shift": self.shift,
             "payload_bytes": len(self.payload),
             "metadata": self.metadata,
-        }
+        } | ({"grid": self.grid} if self.grid is not None else {})
 
     def to_bytes(self) -> bytes:
         header = json.dumps(self.header(), sort_keys=True, separators=(",", ":")).encode()
@@ -117,6 +118,11 @@ class Container:
                               f"shift={header['shift']}, rate={header['rate']}", _PREFIX.size)
         if not isinstance(header.get("metadata", {}), dict):
             raise FormatError(f"{name}: header field 'metadata' is not a JSON object", _PREFIX.size)
+        grid = header.get("grid")
+        if grid is not None and (not isinstance(grid, int) or isinstance(grid, bool)
+                                 or not 2 <= grid <= 65536 or header["shift"]):
+            raise FormatError(f"{name}: header field 'grid' must be an integer in 2..65536 with "
+                              f"shift 0, not {grid!r} (shift {header['shift']})", _PREFIX.size)
         return cls(
             codec=header["codec"],
             channels=header["channels"],
@@ -126,5 +132,6 @@ class Container:
             params=header["params"],
             shift=header["shift"],
             metadata=header.get("metadata", {}),
+            grid=grid,
             payload_offset=header_end,
         )

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..container import Container
 from ..errors import FormatError, ParameterError
-from ..recording import Recording
+from ..recording import CodeGrid, Recording
 from . import dhuff, maestro
 
 
@@ -56,13 +56,15 @@ class DhuffCodec(Codec):
     sample_bits = 16
     max_channels = 4096
 
-    def __init__(self, discard_bits=0, low_bits=4, block=64, frame_words=256, dictionary=None):
-        self.dhuff_params = dhuff.DhuffParams(discard_bits, low_bits, block, frame_words)
+    def __init__(self, discard_bits=0, low_bits=4, block=64, frame_words=256, sample_bits=16,
+                 dictionary=None, known_dictionaries=()):
+        self.dhuff_params = dhuff.DhuffParams(discard_bits, low_bits, block, frame_words,
+                                              sample_bits)
+        self.sample_bits = sample_bits
         if dictionary is None:
             dictionary = dhuff.default_dictionary(self.dhuff_params)
-        elif isinstance(dictionary, dict):
-            dictionary = dhuff.Dictionary.from_json(dictionary)
-        self.dictionary = dictionary
+        self.dictionary = dhuff.resolve_dictionary(dictionary, known_dictionaries)
+        dhuff._check_dictionary(self.dictionary, self.dhuff_params)
 
     def encode(self, samples):
         return dhuff.encode(samples, self.dhuff_params, self.dictionary)
@@ -74,8 +76,12 @@ class DhuffCodec(Codec):
 
     def params(self):
         p = self.dhuff_params
+        builtin = dhuff.builtin_dictionaries().get(self.dictionary.name)
+        stored = (self.dictionary.reference()
+                  if builtin is not None and builtin.sha256() == self.dictionary.sha256()
+                  else self.dictionary.to_json())
         return {"discard_bits": p.discard_bits, "low_bits": p.low_bits, "block": p.block,
-                "frame_words": p.frame_words, "dictionary": self.dictionary.to_json()}
+                "frame_words": p.frame_words, "sample_bits": p.sample_bits, "dictionary": stored}
 
 
 _CODECS = {codec.name: codec for codec in (DhuffCodec, MaestroCodec)}
@@ -115,27 +121,67 @@ def fitting_shift(samples: np.ndarray, sample_bits: int) -> int:
     raise ParameterError(f"samples span [{low}, {high}]: too wide for {sample_bits}-bit samples")
 
 
-def encode_recording(recording, codec: str | Codec, shift: int = 0):
-    """Encode a Recording into a Container (the ``.ncd`` file, ``docs/formats/container.md``)."""
+def recording_grid(recording) -> int | None:
+    """The code grid (levels) a reader found in the recording (N1 WAV files), or None."""
+    grid = recording.metadata.get("code_grid")
+    return int(grid["levels"]) if isinstance(grid, dict) and "levels" in grid else None
+
+
+def grid_sample_bits(levels: int) -> int:
+    """Signed bits that hold the centred codes k - levels // 2 of a grid."""
+    return max(2, (levels - 1).bit_length())
+
+
+def encode_recording(recording, codec: str | Codec, shift: int = 0, grid: int | None = None):
+    """Encode a Recording into a Container (the ``.ncd`` file, ``docs/formats/container.md``).
+
+    ``grid``: code the recording's values as the codes of a ``grid``-level code grid, centred
+    (k - grid // 2); the container records it and the decoder restores the values exactly."""
     codec = get_codec(codec) if isinstance(codec, str) else codec
     if recording.channels > codec.max_channels:
         raise ParameterError(
             f"codec {codec.name!r} takes at most {codec.max_channels} channels; the recording "
             f"has {recording.channels} (select channels first)"
         )
-    payload = codec.encode(reduce_samples(recording.samples, shift))
+    if grid is not None:
+        if shift:
+            raise ParameterError("a code grid and a shift exclude each other")
+        samples = CodeGrid(grid).to_codes(recording.samples).astype(np.int32) - grid // 2
+    else:
+        samples = reduce_samples(recording.samples, shift)
+    payload = codec.encode(samples)
+    metadata = {"uv_per_bit": recording.uv_per_bit} if recording.uv_per_bit else {}
+    if recording.metadata.get("format"):
+        metadata["source_format"] = recording.metadata["format"]
     return Container(
         codec=codec.name, channels=recording.channels, rate=recording.rate,
         n_samples=recording.n_samples, payload=payload, params=codec.params(), shift=shift,
-        metadata={"uv_per_bit": recording.uv_per_bit} if recording.uv_per_bit else {},
+        metadata=metadata, grid=grid,
     )
 
 
-def decode_container(container):
-    """Decode a Container back into a Recording (dropped low bits come back as zeros)."""
+def restore_samples(samples, shift: int = 0, grid: int | None = None) -> np.ndarray:
+    """Undo the container's sample transform: centred grid codes back to values, or the dropped
+    ``shift`` low bits back as zeros. int16 when every value fits, else int32."""
+    if grid is not None:
+        samples = CodeGrid(grid).to_values(np.asarray(samples, np.int64) + grid // 2)
+    samples = np.asarray(samples).astype(np.int32) << shift
+    if samples.min(initial=0) >= -32768 and samples.max(initial=0) <= 32767:
+        samples = samples.astype(np.int16)
+    return samples
+
+
+def decode_container(container, known_dictionaries=()):
+    """Decode a Container back into a Recording (dropped low bits come back as zeros).
+
+    ``known_dictionaries``: dhuff dictionaries a container may refer to by hash, besides the
+    built-in ones."""
     if not 0 <= container.shift < 16:
         raise ParameterError(f"shift must be in 0..15, not {container.shift}")
-    codec = get_codec(container.codec, **container.params)
+    params = dict(container.params)
+    if container.codec == "dhuff" and known_dictionaries:
+        params["known_dictionaries"] = tuple(known_dictionaries)
+    codec = get_codec(container.codec, **params)
     try:
         samples = codec.decode(container.payload, container.channels, container.n_samples)
     except FormatError as error:
@@ -149,8 +195,14 @@ def decode_container(container):
             f"{container.codec} payload holds {samples.shape[0]} samples per channel, the header "
             f"says {container.n_samples}"
         )
-    samples = samples.astype(np.int32) << container.shift
-    if samples.min(initial=0) >= -32768 and samples.max(initial=0) <= 32767:
-        samples = samples.astype(np.int16)
+    try:
+        samples = restore_samples(samples, container.shift, container.grid)
+    except ParameterError as error:
+        raise FormatError(f"{container.codec} payload: {error}") from None
+    metadata = {"codec": container.codec, "shift": container.shift}
+    if isinstance(container.metadata.get("source_format"), str):
+        metadata["format"] = container.metadata["source_format"]
+    if container.grid is not None:
+        metadata["code_grid"] = {"levels": container.grid}
     return Recording(samples, container.rate, container.metadata.get("uv_per_bit"),
-                     metadata={"codec": container.codec, "shift": container.shift})
+                     metadata=metadata)

@@ -8,9 +8,12 @@ index word and the first scan raw, and end on a 16-bit word; the word stream is 
 ``frame_words`` (M) words whose last word points at the first block start in the frame.
 """
 
+import binascii
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from numba import njit
@@ -27,10 +30,13 @@ class DhuffParams:
     low_bits: int = 4  # L: low bits of |d| sent raw
     block: int = 64  # N: scans per block
     frame_words: int = 256  # M: 16-bit words per frame, the last one the boundary word
+    sample_bits: int = 16  # B: signed width of the input samples
 
     def __post_init__(self):
-        for name, low, high in (("discard_bits", 0, 8), ("block", 1, 1 << 16),
-                                ("frame_words", 2, 0xFFFE)):
+        for name, low, high in (("sample_bits", 2, 16), ("block", 1, 1 << 16),
+                                ("frame_words", 2, 0xFFFE),
+                                ("discard_bits", 0, min(8, self.sample_bits - 1)
+                                 if isinstance(self.sample_bits, (int, np.integer)) else 8)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
                     or not low <= value <= high:
@@ -44,7 +50,7 @@ class DhuffParams:
     @property
     def width(self) -> int:
         """W: bits per sample after dropping D."""
-        return 16 - self.discard_bits
+        return self.sample_bits - self.discard_bits
 
     @property
     def n_symbols(self) -> int:
@@ -63,6 +69,8 @@ class Dictionary:
 
     lengths: np.ndarray  # uint8, one per symbol, 1..max_length
     layout: str = "canonical"
+    name: str = ""  # a built-in dictionary's name, or free text
+    trained_for: dict = field(default_factory=dict)  # sample_bits, discard_bits, low_bits
     codes: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -126,9 +134,16 @@ class Dictionary:
         return "".join(f"{int(w):0{digits}x}\n" for w in words)
 
     def to_json(self) -> dict:
+        extra = {"name": self.name} if self.name else {}
+        if self.trained_for:
+            extra["trained_for"] = self.trained_for
         return {"format": "neurocodec-dhuff-dictionary", "version": 1, "layout": self.layout,
                 "n_symbols": self.n_symbols, "max_length": self.max_length,
-                "lengths": self.lengths.tobytes().hex(), "sha256": self.sha256()}
+                "lengths": self.lengths.tobytes().hex(), "sha256": self.sha256()} | extra
+
+    def reference(self) -> dict:
+        """What a container stores for a built-in dictionary instead of the whole of it."""
+        return {"sha256": self.sha256(), "name": self.name}
 
     def sha256(self) -> str:
         return hashlib.sha256(self.lengths.tobytes()).hexdigest()
@@ -139,7 +154,13 @@ class Dictionary:
             if data.get("format") != "neurocodec-dhuff-dictionary" or data.get("version") != 1:
                 raise FormatError(f"{name}: not a version-1 neurocodec dhuff dictionary")
             lengths = np.frombuffer(bytes.fromhex(data["lengths"]), np.uint8)
-            dictionary = cls(lengths, data["layout"])
+            trained_for = data.get("trained_for", {})
+            if not isinstance(trained_for, dict) or not all(
+                    k in ("sample_bits", "discard_bits", "low_bits") and type(v) is int
+                    for k, v in trained_for.items()):
+                raise ValueError("'trained_for' must map sample_bits/discard_bits/low_bits to "
+                                 "integers")
+            dictionary = cls(lengths, data["layout"], str(data.get("name", "")), trained_for)
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             if isinstance(error, FormatError):
                 raise
@@ -152,6 +173,42 @@ class Dictionary:
         if np.any(np.diff(self.lengths.astype(int)) < 0):
             raise ParameterError("dictionary: lengths are not monotone (non-decreasing in the "
                                  "symbol); only the table layout fits")
+
+
+DICTIONARY_DIR = Path(__file__).resolve().parent.parent / "dictionaries"
+
+
+@functools.cache
+def builtin_dictionaries() -> dict[str, Dictionary]:
+    """The dictionaries shipped with neurocodec (``model/neurocodec/dictionaries/*.json``), by
+    name. Containers refer to them by hash instead of embedding them."""
+    found = {}
+    for path in sorted(DICTIONARY_DIR.glob("*.json")):
+        dictionary = Dictionary.from_json(json.loads(path.read_text()), str(path))
+        found[dictionary.name or path.stem] = dictionary
+    return found
+
+
+def resolve_dictionary(spec, known=()) -> Dictionary:
+    """A Dictionary from: a Dictionary; a dictionary file's JSON object; a reference
+    ``{"sha256": ...}`` (a built-in dictionary, or one of ``known``); or a built-in's name."""
+    if isinstance(spec, Dictionary):
+        return spec
+    if isinstance(spec, str):
+        try:
+            return builtin_dictionaries()[spec]
+        except KeyError:
+            raise ParameterError(f"no built-in dictionary {spec!r}; the built-in dictionaries "
+                                 f"are: {', '.join(builtin_dictionaries()) or 'none'}") from None
+    if isinstance(spec, dict) and "lengths" in spec:
+        return Dictionary.from_json(spec)
+    if isinstance(spec, dict) and isinstance(spec.get("sha256"), str):
+        for dictionary in (*known, *builtin_dictionaries().values()):
+            if dictionary.sha256() == spec["sha256"]:
+                return dictionary
+        raise ParameterError(f"dictionary {spec.get('name') or ''} sha256 {spec['sha256'][:16]}... "
+                             "is neither built in nor given (pass its file with --dictionary)")
+    raise FormatError(f"dhuff: malformed dictionary parameter {str(spec)[:60]!r}")
 
 
 def train_dictionary(samples_list, params: DhuffParams, max_length: int = 16,
@@ -191,9 +248,363 @@ def default_dictionary(params: DhuffParams, max_length: int = 16) -> Dictionary:
 
 
 def encode(samples, params: DhuffParams, dictionary: Dictionary) -> bytes:
-    """Encode int16-range samples (T, C) into dhuff frames (big-endian 16-bit words)."""
+    """Encode samples (T, C) of ``sample_bits`` signed bits into dhuff frames (big-endian
+    16-bit words). The whole-array form of :class:`StreamEncoder` (same bytes)."""
     x = _reduce(samples, params)
     _check_dictionary(dictionary, params)
+    words, block_words = _encode_blocks(x, 0, params, dictionary)
+    block_starts = np.cumsum(block_words) - block_words
+    return _frame(words, block_starts, params.frame_words).astype(">u2").tobytes()
+
+
+class StreamEncoder:
+    """Push chunks of samples, pull whole frames: the encoder as a stream (as the gateware runs).
+
+    ``push(chunk)`` takes scans (t, C) of any length; every complete block is coded at once.
+    ``pull()`` returns the frames completed so far (bytes, a whole number of frames) and forgets
+    them. ``close()`` codes the last, shorter block, pads the last frame and returns the rest.
+    The concatenated output equals :func:`encode` of all the pushed samples.
+    """
+
+    def __init__(self, channels: int, params: DhuffParams, dictionary: Dictionary):
+        _check_dictionary(dictionary, params)
+        if not 1 <= channels <= 4096:
+            raise ParameterError(f"dhuff: {channels} channels; the codec takes 1..4096")
+        self.channels, self.params, self.dictionary = channels, params, dictionary
+        self._pending = np.zeros((0, channels), np.int64)  # scans not yet in a block
+        self._words = np.zeros(0, np.uint16)  # data words not yet in a frame
+        self._starts = np.zeros(0, np.int64)  # block starts in _words
+        self._blocks = 0  # blocks coded
+        self._frames = 0  # frames handed out
+        self._closed = False
+        self._scans = 0
+
+    @property
+    def scans(self) -> int:
+        """Scans pushed so far."""
+        return self._scans
+
+    def push(self, chunk) -> None:
+        if self._closed:
+            raise ParameterError("dhuff stream encoder: push after close")
+        x = _reduce(chunk, self.params)
+        if x.shape[1] != self.channels:
+            raise ParameterError(f"dhuff stream encoder: chunk has {x.shape[1]} channels, the "
+                                 f"stream {self.channels}")
+        self._scans += x.shape[0]
+        pending = np.concatenate((self._pending, x))
+        whole = pending.shape[0] // self.params.block * self.params.block
+        self._code(pending[:whole])
+        self._pending = pending[whole:]
+
+    def pull(self) -> bytes:
+        m = self.params.frame_words
+        n_frames = self._words.size // (m - 1)
+        if self._closed:
+            n_frames = -(-self._words.size // (m - 1))
+            if self._frames == 0:
+                n_frames = max(n_frames, 1)  # an empty recording is one frame
+        if not n_frames:
+            return b""
+        take = min(self._words.size, n_frames * (m - 1))
+        frames = _frame(self._words[:take], self._starts[self._starts < take], m, n_frames)
+        self._words = self._words[take:]
+        self._starts = self._starts[self._starts >= take] - take
+        self._frames += n_frames
+        return frames.astype(">u2").tobytes()
+
+    def close(self) -> bytes:
+        if not self._closed:
+            self._code(self._pending)
+            self._pending = self._pending[:0]
+            self._closed = True
+        return self.pull()
+
+    def _code(self, x):
+        if not x.shape[0]:
+            return
+        words, block_words = _encode_blocks(x, self._blocks, self.params, self.dictionary)
+        starts = self._words.size + np.cumsum(block_words) - block_words
+        self._words = np.concatenate((self._words, words))
+        self._starts = np.concatenate((self._starts, starts))
+        self._blocks += block_words.size
+
+
+def decode(data: bytes, channels: int, n_samples: int, params: DhuffParams,
+           dictionary: Dictionary) -> np.ndarray:
+    """Decode dhuff frames into samples (n_samples, channels), int16 (the dropped D bits as 0).
+
+    Strict: any departure from the format raises FormatError with its byte offset."""
+    _check_dictionary(dictionary, params)
+    m = params.frame_words
+    if len(data) % (2 * m):
+        raise FormatError(f"dhuff: {len(data)} bytes is not a whole number of {m}-word frames "
+                          f"(the last frame starts at offset {len(data) - len(data) % (2 * m)})",
+                          len(data) - len(data) % (2 * m))
+    frames = np.frombuffer(data, ">u2").reshape(-1, m).astype(np.int64)
+    words = frames[:, :-1].reshape(-1)
+    _check_shape(channels, n_samples, words.size, params)
+    tables = _decoder_tables(dictionary)
+    out = np.zeros((n_samples, channels), np.int64)
+    n_blocks = -(-n_samples // params.block) if n_samples else 0
+    block_starts = np.zeros(n_blocks, np.int64)
+    status, where, detail, _, _ = _decode_blocks(words, 0, words.size, out, block_starts, 0,
+                                                 n_blocks, n_samples, params.block,
+                                                 params.width, params.low_bits, *tables)
+    if status:
+        offset = _byte_offset(where, m)
+        raise FormatError(f"dhuff: {_ERRORS[status].format(detail=detail)} at byte offset "
+                          f"{offset} (data word {where})", offset)
+    expected = _frame(np.zeros(words.size, np.uint16), block_starts, m)[:, -1]
+    bad = np.flatnonzero(frames[:, -1] != expected)
+    if bad.size:
+        f = int(bad[0])
+        raise FormatError(f"dhuff: boundary word of frame {f} (offset {2 * (f * m + m - 1)}) is "
+                          f"{frames[f, -1]}, the blocks say {expected[f]}", 2 * (f * m + m - 1))
+    return (out << params.discard_bits).astype(np.int16)
+
+
+# ---------------------------------------------------------------------------------------------
+# Packet layer and loss-tolerant decoding (docs/formats/dhuff.md, "Packets")
+
+PACKET_SYNC = 0x4E43  # "NC"
+
+
+def packet_bytes(params: DhuffParams) -> int:
+    """Size of one packet: sync, sequence number, the M-word frame, CRC-16."""
+    return 2 * (params.frame_words + 3)
+
+
+def packetize(frames: bytes, params: DhuffParams, first_sequence: int = 0) -> bytes:
+    """Wrap each frame in a packet: sync word, sequence number (mod 65536), frame, CRC-16."""
+    m = params.frame_words
+    if len(frames) % (2 * m):
+        raise ParameterError(f"dhuff: {len(frames)} bytes is not a whole number of {m}-word "
+                             "frames")
+    n = len(frames) // (2 * m)
+    packets = np.zeros((n, m + 3), np.uint16)
+    packets[:, 0] = PACKET_SYNC
+    packets[:, 1] = (first_sequence + np.arange(n)) & 0xFFFF
+    packets[:, 2:-1] = np.frombuffer(frames, ">u2").reshape(n, m)
+    raw = packets.astype(">u2")
+    for i in range(n):
+        packets[i, -1] = binascii.crc_hqx(raw[i, 1:-1].tobytes(), 0xFFFF)
+    return packets.astype(">u2").tobytes()
+
+
+@dataclass
+class LossyDecode:
+    """What a loss-tolerant decode recovered.
+
+    ``samples`` (T, C) int16 holds every decoded scan; the scans in ``lost`` (half-open ranges
+    [start, stop) of scan numbers, all channels) could not be decoded and are zeros there, never
+    made up. ``received`` is False exactly on the lost scans. ``complete`` says whether T is
+    known (``n_samples`` given); without it the last block of the stream is never trusted
+    (it could be a shorter last block) and T ends before it.
+    """
+
+    samples: np.ndarray
+    lost: list[tuple[int, int]]
+    packets: int = 0  # packets accepted
+    bad_packets: int = 0  # packets whose CRC failed, or bytes that were not a packet (runs)
+    missing_packets: int = 0  # gaps in the sequence numbers
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def received(self) -> np.ndarray:
+        mask = np.ones(self.samples.shape[0], bool)
+        for start, stop in self.lost:
+            mask[start:stop] = False
+        return mask
+
+    @property
+    def lost_scans(self) -> int:
+        return sum(stop - start for start, stop in self.lost)
+
+
+def decode_packets(data: bytes, channels: int, params: DhuffParams, dictionary: Dictionary,
+                   n_samples: int | None = None) -> LossyDecode:
+    """Decode a packet stream from a lossy link: packets may be missing, corrupted (CRC) or cut.
+
+    Bytes that do not form a packet with a valid CRC are skipped (the decoder looks for the next
+    sync word); gaps in the sequence numbers mark missing frames. Decoding restarts at the next
+    block after every loss; the scans of blocks it could not decode are reported in ``lost``."""
+    m = params.frame_words
+    size = packet_bytes(params)
+    raw = np.frombuffer(data, np.uint8)
+    # Candidate packet starts: the sync bytes; accepted when the CRC holds. After an accepted
+    # packet the search continues after it, so a valid stream costs one CRC per packet.
+    candidates = np.flatnonzero((raw[:-1] == PACKET_SYNC >> 8) & (raw[1:] == PACKET_SYNC & 0xFF))
+    accepted, skipped_runs = [], 0
+    next_free = 0
+    for start in candidates:
+        start = int(start)
+        if start < next_free or start + size > len(data):
+            continue
+        body = data[start + 2:start + size - 2]
+        if binascii.crc_hqx(body, 0xFFFF) != int.from_bytes(data[start + size - 2:start + size],
+                                                             "big"):
+            continue
+        if start > next_free:
+            skipped_runs += 1
+        accepted.append(start)
+        next_free = start + size
+    if next_free < len(data):
+        skipped_runs += 1
+    if not accepted:
+        result = decode_frames_lossy(np.zeros((0, m), np.uint16), np.zeros(0, bool), channels,
+                                     params, dictionary, n_samples)
+        result.bad_packets = skipped_runs
+        result.notes.append("no valid packet")
+        return result
+    starts = np.array(accepted)
+    sequence = (raw[starts + 2].astype(np.int64) << 8) | raw[starts + 3]
+    # Unwrap the 16-bit sequence numbers: each step forward is taken mod 65536; a repeated
+    # number (step 0) is a duplicate and dropped.
+    step = np.diff(sequence) & 0xFFFF
+    keep = np.concatenate(([True], step != 0))
+    absolute = np.concatenate(([0], np.cumsum(step)))[keep]
+    starts = starts[keep]
+    n_frames = int(absolute[-1]) + 1
+    frames = np.zeros((n_frames, m), np.uint16)
+    present = np.zeros(n_frames, bool)
+    body = np.stack([raw[s + 4:s + size - 2] for s in starts])
+    frames[absolute] = body.view(">u2").reshape(-1, m)
+    present[absolute] = True
+    result = decode_frames_lossy(frames, present, channels, params, dictionary, n_samples,
+                                 stream_start=sequence[0] == 0)
+    result.packets = int(starts.size)
+    result.bad_packets = skipped_runs
+    result.missing_packets = int(n_frames - starts.size)
+    if sequence[0] != 0:
+        result.notes.append(f"the first packet has sequence number {int(sequence[0])}, not 0")
+    return result
+
+
+def decode_frames_lossy(frames: np.ndarray, present: np.ndarray, channels: int,
+                        params: DhuffParams, dictionary: Dictionary,
+                        n_samples: int | None = None, stream_start: bool = True) -> LossyDecode:
+    """Decode frames (F, M) of which only those with ``present`` arrived. See LossyDecode.
+
+    ``stream_start``: frame 0 is the first frame of the stream (block 0 starts at its word 0).
+    Blocks are decoded from every restart point (a received frame whose boundary word names a
+    block start) until the run of received words ends or the data break the format; a block is
+    kept only when it decodes completely."""
+    _check_dictionary(dictionary, params)
+    m, n = params.frame_words, params.block
+    frames = np.asarray(frames, np.int64).reshape(-1, m)
+    present = np.asarray(present, bool)
+    words = frames[:, :-1].reshape(-1)
+    if n_samples is not None:
+        _check_shape(channels, n_samples, words.size, params, bound=False)
+    elif not 1 <= channels <= 4096:
+        raise ParameterError(f"dhuff: {channels} channels; the codec takes 1..4096")
+    tables = _decoder_tables(dictionary)
+    word_present = np.repeat(present, m - 1)
+    boundary = frames[:, -1]
+    restart = np.flatnonzero(present & (boundary < m - 1))
+    restart_pos = restart * (m - 1) + boundary[restart]
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], word_present.astype(np.int8), [0]))))
+    run_start, run_stop = edges[::2], edges[1::2]
+
+    decoded = {}  # block number -> samples (rows, C)
+    notes = []
+    chunk = max(1, (1 << 20) // (n * channels))  # blocks per call: bounded memory
+    total_blocks = -(-n_samples // n) if n_samples is not None else None
+    next_block = 0  # the next block number that can still appear
+    pos = 0 if (stream_start and present.size and present[0]) else None
+    search_from = 0
+    while True:
+        if pos is None:
+            i = int(np.searchsorted(restart_pos, search_from))
+            if i >= restart_pos.size:
+                break
+            pos = int(restart_pos[i])
+        end = int(run_stop[np.searchsorted(run_start, pos, side="right") - 1])
+        index = int(words[pos])
+        b = next_block + ((index - next_block) & 0xFFFF)
+        if (pos == 0 and stream_start and index != 0) or \
+                (total_blocks is not None and b >= total_blocks):
+            notes.append(f"data word {pos}: block index {index} cannot follow block "
+                         f"{next_block - 1}; skipped")
+            search_from, pos = pos + 1, None
+            continue
+        while True:
+            count = chunk if total_blocks is None else min(chunk, total_blocks - b)
+            if count <= 0:
+                pos = None
+                search_from = words.size
+                break
+            rows = count * n if n_samples is None else min(count * n, n_samples - b * n)
+            out = np.zeros((rows, channels), np.int64)
+            starts = np.zeros(count, np.int64)
+            status, where, detail, done, after = _decode_blocks(
+                words, pos, end, out, starts, b, count, rows, n, params.width, params.low_bits,
+                *tables)
+            for k in range(done):
+                decoded[b + k] = (out[k * n:(k + 1) * n] << params.discard_bits).astype(np.int16)
+            next_block = max(next_block, b + done)
+            if status:
+                if not (status == 1 and end == words.size):
+                    notes.append(f"block {b + done}: {_ERRORS[status].format(detail=detail)} "
+                                 f"(data word {where}); restarting at the next block start")
+                search_from = int(starts[done]) + 1
+                pos = None
+                break
+            b += done
+            pos = after
+            if pos >= end:  # the run of received words ends on a block boundary
+                search_from = pos
+                pos = None
+                break
+        if search_from >= words.size:
+            break
+
+    if n_samples is None:
+        if decoded:
+            last = max(decoded)
+            del decoded[last]
+            notes.append(f"scans from {last * n} on are not returned: without the scan count the "
+                         "last block of a stream could be a shorter final block")
+            n_samples = last * n
+        else:
+            n_samples = 0
+    samples = np.zeros((n_samples, channels), np.int16)
+    got = np.zeros(-(-n_samples // n), bool)
+    for block_number, rows in decoded.items():
+        samples[block_number * n:block_number * n + rows.shape[0]] = rows
+        got[block_number] = True
+    edges = np.flatnonzero(np.diff(np.concatenate(([1], got.astype(np.int8), [1]))))
+    lost = [(int(a) * n, min(int(z) * n, n_samples)) for a, z in zip(edges[::2], edges[1::2])]
+    return LossyDecode(samples, lost, notes=notes)
+
+
+def max_error(params: DhuffParams) -> int:
+    """Largest |input - decoded| in LSB of the input: the dropped bits."""
+    return (1 << params.discard_bits) - 1
+
+
+def _reduce(samples, params: DhuffParams) -> np.ndarray:
+    x = np.asarray(samples)
+    if x.ndim == 1:
+        x = x[:, np.newaxis]
+    if x.ndim != 2 or x.dtype.kind not in "iu":
+        raise ParameterError(f"dhuff: samples must be integers of shape (T, C), not "
+                             f"{x.dtype} {x.shape}")
+    low, high = -(1 << (params.sample_bits - 1)), (1 << (params.sample_bits - 1)) - 1
+    if x.size and (x.min() < low or x.max() > high):
+        t, c = np.argwhere((x < low) | (x > high))[0]
+        raise ParameterError(f"dhuff: sample {x[t, c]} at t={t}, channel {c} is outside the "
+                             f"{params.sample_bits}-bit range {low}..{high}")
+    if not 1 <= x.shape[1] <= 4096:
+        raise ParameterError(f"dhuff: {x.shape[1]} channels; the codec takes 1..4096")
+    return x.astype(np.int64) >> params.discard_bits
+
+
+def _encode_blocks(x: np.ndarray, first_block: int, params: DhuffParams,
+                   dictionary: Dictionary):
+    """Code reduced samples (T, C) as blocks numbered from ``first_block``: (data words, words
+    per block). Every block but the last holds N scans."""
     t_count, channels = x.shape
     raw_rows, d = _deltas(x, params)
     starts = np.arange(0, t_count, params.block)
@@ -214,61 +625,8 @@ def encode(samples, params: DhuffParams, dictionary: Dictionary) -> bytes:
     pad = (-block_bits) % 16
     block_words = (block_bits + pad) // 16
     words = _pack(value.reshape(-1), length.reshape(-1), starts * channels, pad,
-                  int(block_words.sum()))
-    block_starts = np.cumsum(block_words) - block_words
-    return _frame(words, block_starts, params.frame_words).astype(">u2").tobytes()
-
-
-def decode(data: bytes, channels: int, n_samples: int, params: DhuffParams,
-           dictionary: Dictionary) -> np.ndarray:
-    """Decode dhuff frames into samples (n_samples, channels), int16 (the dropped D bits as 0)."""
-    _check_dictionary(dictionary, params)
-    if not 1 <= channels <= 4096 or n_samples < 0:
-        raise ParameterError(f"dhuff: impossible shape {n_samples} x {channels}")
-    m = params.frame_words
-    if len(data) % (2 * m):
-        raise FormatError(f"dhuff: {len(data)} bytes is not a whole number of {m}-word frames "
-                          f"(the last frame starts at offset {len(data) - len(data) % (2 * m)})",
-                          len(data) - len(data) % (2 * m))
-    frames = np.frombuffer(data, ">u2").reshape(-1, m).astype(np.int64)
-    words = frames[:, :-1].reshape(-1)
-    counts, first_code, first_index, order = _code_tables(dictionary.lengths)
-    out = np.zeros((n_samples, channels), np.int64)
-    block_starts = np.zeros(-(-n_samples // params.block) if n_samples else 0, np.int64)
-    status, where, detail = _decode(words, out, block_starts, channels, params.block,
-                                    params.width, params.low_bits, first_code, first_index,
-                                    counts, order.astype(np.int64), dictionary.max_length)
-    if status:
-        offset = 2 * (where // (m - 1) * m + where % (m - 1))
-        raise FormatError(f"dhuff: {_ERRORS[status].format(detail=detail)} at byte offset "
-                          f"{offset} (data word {where})", offset)
-    expected = _frame(np.zeros(words.size, np.uint16), block_starts, m)[:, -1]
-    bad = np.flatnonzero(frames[:, -1] != expected)
-    if bad.size:
-        f = int(bad[0])
-        raise FormatError(f"dhuff: boundary word of frame {f} (offset {2 * (f * m + m - 1)}) is "
-                          f"{frames[f, -1]}, the blocks say {expected[f]}", 2 * (f * m + m - 1))
-    return (out << params.discard_bits).astype(np.int16)
-
-
-def max_error(params: DhuffParams) -> int:
-    """Largest |input - decoded| in LSB of the input: the dropped bits."""
-    return (1 << params.discard_bits) - 1
-
-
-def _reduce(samples, params: DhuffParams) -> np.ndarray:
-    x = np.asarray(samples)
-    if x.ndim == 1:
-        x = x[:, np.newaxis]
-    if x.ndim != 2 or x.dtype.kind not in "iu":
-        raise ParameterError(f"dhuff: samples must be integers of shape (T, C), not "
-                             f"{x.dtype} {x.shape}")
-    if x.size and (x.min() < -32768 or x.max() > 32767):
-        t, c = np.argwhere((x < -32768) | (x > 32767))[0]
-        raise ParameterError(f"dhuff: sample {x[t, c]} at t={t}, channel {c} is outside int16")
-    if not 1 <= x.shape[1] <= 4096:
-        raise ParameterError(f"dhuff: {x.shape[1]} channels; the codec takes 1..4096")
-    return x.astype(np.int64) >> params.discard_bits
+                  int(block_words.sum()), first_block)
+    return words, block_words
 
 
 def _deltas(x: np.ndarray, params: DhuffParams):
@@ -285,9 +643,31 @@ def _check_dictionary(dictionary: Dictionary, params: DhuffParams):
                              f"W={params.width}, L={params.low_bits} need {params.n_symbols}")
 
 
-def _frame(words: np.ndarray, block_starts: np.ndarray, m: int) -> np.ndarray:
+def _check_shape(channels: int, n_samples: int, n_words: int, params: DhuffParams,
+                 bound: bool = True):
+    """Refuse impossible shapes before allocating: every sample takes at least one bit."""
+    if not 1 <= channels <= 4096 or n_samples < 0:
+        raise ParameterError(f"dhuff: impossible shape {n_samples} x {channels}")
+    if bound and n_samples * channels > 16 * n_words:
+        raise FormatError(f"dhuff: {n_samples} scans of {channels} channels cannot fit in "
+                          f"{n_words} data words (each sample takes at least one bit)", None)
+
+
+def _decoder_tables(dictionary: Dictionary):
+    counts, first_code, first_index, order = _code_tables(dictionary.lengths)
+    return first_code, first_index, counts, order.astype(np.int64), dictionary.max_length
+
+
+def _byte_offset(data_word: int, m: int) -> int:
+    """Byte offset in the frames of a data word (frames interleave a boundary word)."""
+    return 2 * (data_word // (m - 1) * m + data_word % (m - 1))
+
+
+def _frame(words: np.ndarray, block_starts: np.ndarray, m: int,
+           n_frames: int | None = None) -> np.ndarray:
     """Cut data words into frames of m-1 words (zero-padded) plus the boundary word."""
-    n_frames = max(1, -(-words.size // (m - 1)))
+    if n_frames is None:
+        n_frames = max(1, -(-words.size // (m - 1)))
     data = np.zeros(n_frames * (m - 1), np.uint16)
     data[: words.size] = words
     frames = np.zeros((n_frames, m), np.uint16)
@@ -345,7 +725,7 @@ _ERRORS = {
 
 
 @njit(cache=True)
-def _pack(value, length, block_first_field, pad, n_words):
+def _pack(value, length, block_first_field, pad, n_words, first_block):
     out = np.zeros(n_words, np.uint16)
     acc = np.uint64(0)
     bits = 0
@@ -359,7 +739,7 @@ def _pack(value, length, block_first_field, pad, n_words):
             if block:
                 acc <<= np.uint64(pad[block - 1])
                 bits += pad[block - 1]
-            acc = (acc << np.uint64(16)) | np.uint64(block & 0xFFFF)
+            acc = (acc << np.uint64(16)) | np.uint64((first_block + block) & 0xFFFF)
             bits += 16
             while bits >= 16:
                 out[pos] = (acc >> np.uint64(bits - 16)) & np.uint64(0xFFFF)
@@ -387,10 +767,10 @@ def _pack(value, length, block_first_field, pad, n_words):
 
 
 @njit(inline="always")
-def _read(words, pos, acc, bits, n):
-    """Take n bits (MSB first) from the word stream; value -1 when the stream ends first."""
+def _read(words, end, pos, acc, bits, n):
+    """Take n bits (MSB first) from words[pos:end]; value -1 when they end first."""
     while bits < n:
-        if pos >= words.size:
+        if pos >= end:
             return -1, pos, acc, bits
         acc = (acc << 16) | words[pos]
         pos += 1
@@ -401,27 +781,31 @@ def _read(words, pos, acc, bits, n):
 
 
 @njit(cache=True)
-def _decode(words, out, block_starts, channels, block, width, low_bits, first_code, first_index,
-            counts, order, max_length):
-    """Returns (status, data word index, detail); status 0 = ok, else a key of _ERRORS."""
-    n_samples = out.shape[0]
-    pos = 0  # next word
+def _decode_blocks(words, pos, end, out, block_starts, first_block, count, n_rows, block, width,
+                   low_bits, first_code, first_index, counts, order, max_length):
+    """Decode up to ``count`` blocks numbered from ``first_block`` from words[pos:end] into
+    out[0:n_rows] (block k at rows k*block ..). Returns (status, data word index, detail, blocks
+    completed, position after them); status 0 = ok, else a key of _ERRORS."""
+    channels = out.shape[1]
     lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
     prev = np.zeros(channels, np.int64)
-    for b in range(block_starts.size):
-        block_starts[b] = pos
-        index, pos, acc, bits = _read(words, pos, 0, 0, 16)
+    for k in range(count):
+        t0 = k * block
+        if t0 >= n_rows:
+            return 0, pos, 0, k, pos
+        block_starts[k] = pos
+        index, pos, acc, bits = _read(words, end, pos, 0, 0, 16)
         if index < 0:
-            return 1, pos, 0
-        if index != (b & 0xFFFF):
-            return 2, pos - 1, index
-        for r in range(min(block, n_samples - b * block)):
-            t = b * block + r
+            return 1, pos, 0, k, pos
+        if index != ((first_block + k) & 0xFFFF):
+            return 2, pos - 1, index, k, pos
+        for r in range(min(block, n_rows - t0)):
+            t = t0 + r
             for c in range(channels):
                 if r == 0:
-                    v, pos, acc, bits = _read(words, pos, acc, bits, width)
+                    v, pos, acc, bits = _read(words, end, pos, acc, bits, width)
                     if v < 0:
-                        return 1, pos, 0
+                        return 1, pos, 0, k, pos
                     if v > hi:
                         v -= 1 << width
                     prev[c] = v
@@ -431,31 +815,31 @@ def _decode(words, out, block_starts, channels, block, width, low_bits, first_co
                 code = 0
                 symbol = -1
                 for length in range(1, max_length + 1):
-                    bit, pos, acc, bits = _read(words, pos, acc, bits, 1)
+                    bit, pos, acc, bits = _read(words, end, pos, acc, bits, 1)
                     if bit < 0:
-                        return 1, pos, 0
+                        return 1, pos, 0, k, pos
                     code = (code << 1) | bit
                     offset = code - first_code[length]
                     if 0 <= offset < counts[length]:
                         symbol = order[first_index[length] + offset]
                         break
                 if symbol < 0:
-                    return 3, pos - 1, 0
-                low, pos, acc, bits = _read(words, pos, acc, bits, low_bits)
+                    return 3, pos - 1, 0, k, pos
+                low, pos, acc, bits = _read(words, end, pos, acc, bits, low_bits)
                 if low < 0:
-                    return 1, pos, 0
+                    return 1, pos, 0, k, pos
                 d = (symbol << low_bits) | low
                 if d:
-                    negative, pos, acc, bits = _read(words, pos, acc, bits, 1)
+                    negative, pos, acc, bits = _read(words, end, pos, acc, bits, 1)
                     if negative < 0:
-                        return 1, pos, 0
+                        return 1, pos, 0, k, pos
                     if negative:
                         d = -d
                 v = prev[c] + d
                 if v < lo or v > hi:
-                    return 4, pos - 1, v
+                    return 4, pos - 1, v, k, pos
                 prev[c] = v
                 out[t, c] = v
         if acc != 0:
-            return 5, pos - 1, 0
-    return 0, 0, 0
+            return 5, pos - 1, 0, k, pos
+    return 0, pos, 0, count, pos
