@@ -26,7 +26,7 @@ def test_hand_computed_stream():
     # block index 0 | raw 5 (16 bits) | d = -10: code '0', low '1010', sign '1' | pad to a word
     expected = "0" * 16 + f"{5:016b}" + "0" + "1010" + "1" + "0" * 10
     words = [int(expected[i:i + 16], 2) for i in range(0, len(expected), 16)]
-    frame = words + [0] * (7 - len(words)) + [0]  # boundary: block 0 starts at word 0
+    frame = words + [0]  # the last (only) frame is short; boundary: block 0 starts at word 0
     assert data == b"".join(w.to_bytes(2, "big") for w in frame)
 
 
@@ -114,7 +114,8 @@ def test_rom_layouts_and_images():
 
 
 @pytest.mark.parametrize("damage, words", [
-    (lambda b: b[:-2], "not a whole number of"),
+    (lambda b: b[:-1], "not a stream of 16-bit words"),
+    (lambda b: b[:-4] + b[-2:], "stream ends inside a block"),
     (lambda b: b[:1] + bytes([b[1] ^ 0x01]) + b[2:], "block index word is 1"),
     (lambda b: b[:-2] + b"\x00\x07", "boundary word of frame"),
 ])
@@ -125,6 +126,15 @@ def test_corruption_is_reported_with_its_offset(damage, words):
     with pytest.raises(FormatError, match=words) as error:
         dhuff.decode(damage(dhuff.encode(x, params, d)), 3, 40, params, d)
     assert error.value.offset is not None
+
+
+def test_data_after_the_last_block_is_refused():
+    params = dhuff.DhuffParams(block=4, frame_words=256)
+    d = dhuff.default_dictionary(params)
+    data = dhuff.encode(np.arange(30).reshape(10, 3), params, d)
+    with pytest.raises(FormatError, match="data words follow the last block") as error:
+        dhuff.decode(data[:-2] + b"\x00\x00" + data[-2:], 3, 10, params, d)
+    assert error.value.offset == len(data) - 2
 
 
 def test_random_bit_flips_never_crash():

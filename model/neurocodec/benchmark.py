@@ -54,7 +54,7 @@ REPORTS = PROJECT / "build" / "reports"
 
 LZMA_PRESET = 9 | lzma.PRESET_EXTREME
 FLAC_MAX_CHANNELS = 8
-INPUT_NAMES = ("synthetic", "openephys-32ch", "n1", "locust-4ch", "np-ultra")
+INPUT_NAMES = ("synthetic", "openephys-32ch", "openephys-32ch-d3", "n1", "locust-4ch", "np-ultra")
 DEFAULT_N1_FILES = 40
 QUICK_N1_FILES = 4
 QUICK_SECONDS = 0.5
@@ -120,12 +120,19 @@ def load_inputs(names=INPUT_NAMES, *, data: Path = DATA, seconds: float | None =
         notes.append(f"{data} not found: real recordings skipped ({', '.join(real)})")
         print(f"note: {notes[-1]}", file=sys.stderr)
         return
-    if "openephys-32ch" in names:
+    if "openephys-32ch" in names or "openephys-32ch-d3" in names:
         rec = read_recording(data / "openephys-32ch")
         s = _cut(rec.samples, rec.rate, seconds)
-        yield BenchInput("openephys-32ch", "openephys-32ch (rodent, Intan RHD2132, 32 ch, "
-                         f"{rec.rate / 1000:g} kS/s)", rec.rate, [s[:, :16], s[:, 16:32]],
-                         subset=f"all 32 ch as 2 x 16 ch, {s.shape[0]} of {rec.n_samples} samples")
+        label = f"openephys-32ch (rodent, Intan RHD2132, 32 ch, {rec.rate / 1000:g} kS/s)"
+        subset = f"all 32 ch as 2 x 16 ch, {s.shape[0]} of {rec.n_samples} samples"
+        if "openephys-32ch" in names:
+            yield BenchInput("openephys-32ch", label, rec.rate, [s[:, :16], s[:, 16:32]],
+                             subset=subset)
+        if "openephys-32ch-d3" in names:
+            # The paper's setting: the 3 low bits (below the amplifier noise) dropped; every
+            # method gets the 13-bit samples, and sizes compare with the 16-bit original.
+            yield BenchInput("openephys-32ch-d3", label + ", D = 3", rec.rate,
+                             [s[:, :16] >> 3, s[:, 16:32] >> 3], subset=subset + ", >> 3")
     if "n1" in names:
         files = sorted((data / "n1").glob("*.wav"))
         chosen = files if not n1_files else files[:n1_files]
@@ -258,6 +265,72 @@ class FlacMethod(Method):
     def matches(self, decoded, part):
         decoded = np.asarray(decoded)
         return decoded.shape == part.samples.shape and np.array_equal(decoded, part.samples)
+
+
+class HeldOutDhuff(Method):
+    """dhuff with trained dictionaries, each part coded with a dictionary trained only on the
+    parts of the other folds (part i is in fold i mod ``folds``): held-out figures.
+
+    ``grid``: the parts' values lie on a code grid (N1): the codes are coded, centred, with
+    ``sample_bits`` = the grid's bits. Encoding and decoding include the grid mapping."""
+
+    kind = "codec"
+
+    def __init__(self, name, parts, *, grid=None, sample_bits=16, low_bits=0,
+                 layout="canonical", max_length=16, block=4096, frame_words=65534, folds=2):
+        from .codecs import DhuffCodec
+        from .codecs.dhuff import DhuffParams, train_dictionary
+        from .recording import CodeGrid
+
+        self.name, self.grid = name, CodeGrid(grid) if grid else None
+        params = DhuffParams(0, low_bits, block, frame_words, sample_bits)
+        coded = [self._forward(np.asarray(p)) for p in parts]
+        self._codecs, roms = {}, set()
+        for fold in range(folds):
+            train = [x for i, x in enumerate(coded) if i % folds != fold]
+            dictionary = train_dictionary(train, params, max_length, layout)
+            roms.add(dictionary.rom_bits())
+            codec = DhuffCodec(0, low_bits, block, frame_words, sample_bits, dictionary)
+            for i, part in enumerate(parts):
+                if i % folds == fold:
+                    self._codecs[np.asarray(part).astype("<i2").tobytes()] = codec
+        self.note = (f"golden model, dictionaries trained on the other parts ({folds} folds), "
+                     f"{layout} layout, ROM {'/'.join(map(str, sorted(roms)))} bits, B = "
+                     f"{sample_bits}, L = {low_bits}, codes <= {max_length} bits, N = {block}, "
+                     f"M = {frame_words}" + (f", {grid}-level code grid" if grid else ""))
+
+    def _forward(self, samples):
+        if self.grid is None:
+            return samples
+        return self.grid.to_codes(samples).astype(np.int32) - self.grid.levels // 2
+
+    def encode(self, part):
+        return self._codecs[part.data].encode(self._forward(part.samples))
+
+    def decode(self, payload, part):
+        codes = self._codecs[part.data].decode(payload, part.channels, part.samples.shape[0])
+        if self.grid is None:
+            return codes
+        return self.grid.to_values(codes.astype(np.int64) + self.grid.levels // 2)
+
+    def matches(self, decoded, part):
+        decoded = np.asarray(decoded)
+        return decoded.shape == part.samples.shape and np.array_equal(decoded, part.samples)
+
+
+def held_out_methods(bench_input: BenchInput) -> list:
+    """The trained-dictionary dhuff variants measured on an input (none for one-part inputs)."""
+    parts = bench_input.parts
+    if bench_input.name == "n1" and len(parts) >= 2:
+        return [HeldOutDhuff("dhuff-grid-xval", parts, grid=1024, sample_bits=10, low_bits=0,
+                             block=65536)]
+    if bench_input.name == "openephys-32ch-d3":
+        return [HeldOutDhuff("dhuff-canonical-xval", parts, sample_bits=13),
+                HeldOutDhuff("dhuff-table-xval", parts, sample_bits=13, low_bits=4,
+                             layout="table", max_length=13)]
+    if bench_input.name == "openephys-32ch":
+        return [HeldOutDhuff("dhuff-canonical-xval", parts, low_bits=4, max_length=20)]
+    return []
 
 
 def default_comparators(notes: list | None = None) -> list:
@@ -595,6 +668,14 @@ def main(argv=None) -> int:
                               notes=notes))
     rows = run_benchmark(inputs, comparators=comparators, repeat=repeat, budget=args.budget,
                          progress=lambda s: print(f"  {s}", file=sys.stderr, flush=True))
+    for bench_input in inputs:
+        parts = [Part(np.asarray(p), np.asarray(p).astype("<i2").tobytes(), bench_input.rate)
+                 for p in bench_input.parts]
+        for method in held_out_methods(bench_input):
+            print(f"  {bench_input.name} {method.name}", file=sys.stderr, flush=True)
+            rows.append(measure(method, parts, bench_input,
+                                _reduction_label(bench_input.parts, [0] * len(parts)),
+                                repeat=repeat, budget=args.budget))
     elapsed = time.perf_counter() - started
     notes[:0] = [
         f"{'quick run: ' if args.quick else ''}codecs: {', '.join(list_codecs())}; comparators: "

@@ -215,15 +215,19 @@ def train_dictionary(samples_list, params: DhuffParams, max_length: int = 16,
                      layout: str = "canonical") -> Dictionary:
     """Train a complete dictionary on recordings (arrays (T, C)): every symbol gets a code.
 
-    Counts of ``|d| >> L`` over all coded samples, plus one for every symbol (so values never
-    seen still encode), give an optimal code with lengths <= ``max_length`` (package-merge). For
+    Counts of ``|d| >> L`` over all coded samples (times S, plus one for every symbol, so values
+    never seen still encode) give an optimal code with lengths <= ``max_length`` (package-merge). For
     the canonical layout the lengths are then sorted and given to the symbols in order, which is
     optimal when counts fall with |d|, as they do for neural signals. Deterministic.
     """
-    counts = np.ones(params.n_symbols, np.int64)
+    counts = np.zeros(params.n_symbols, np.int64)
     for samples in samples_list:
-        d = _deltas(_reduce(samples, params), params)[1]
-        np.add.at(counts, np.abs(d) >> params.low_bits, 1)
+        raw_rows, d = _deltas(_reduce(samples, params), params)
+        counts += np.bincount((np.abs(d[~raw_rows]) >> params.low_bits).reshape(-1),
+                              minlength=params.n_symbols)
+    # Every symbol gets a code: weight S per observation plus 1, so that unseen symbols share
+    # about 1/(observations) of the code space and take the longest codes.
+    counts = counts * params.n_symbols + 1
     return dictionary_from_counts(counts, max_length, layout)
 
 
@@ -300,17 +304,14 @@ class StreamEncoder:
     def pull(self) -> bytes:
         m = self.params.frame_words
         n_frames = self._words.size // (m - 1)
-        if self._closed:
-            n_frames = -(-self._words.size // (m - 1))
-            if self._frames == 0:
-                n_frames = max(n_frames, 1)  # an empty recording is one frame
-        if not n_frames:
+        final = self._closed and (self._words.size > n_frames * (m - 1) or self._frames == 0)
+        if not n_frames and not final:
             return b""
-        take = min(self._words.size, n_frames * (m - 1))
-        frames = _frame(self._words[:take], self._starts[self._starts < take], m, n_frames)
+        take = self._words.size if final else n_frames * (m - 1)
+        frames = _frame(self._words[:take], self._starts[self._starts < take], m, final)
         self._words = self._words[take:]
         self._starts = self._starts[self._starts >= take] - take
-        self._frames += n_frames
+        self._frames += n_frames + final
         return frames.astype(">u2").tobytes()
 
     def close(self) -> bytes:
@@ -337,30 +338,37 @@ def decode(data: bytes, channels: int, n_samples: int, params: DhuffParams,
     Strict: any departure from the format raises FormatError with its byte offset."""
     _check_dictionary(dictionary, params)
     m = params.frame_words
-    if len(data) % (2 * m):
-        raise FormatError(f"dhuff: {len(data)} bytes is not a whole number of {m}-word frames "
-                          f"(the last frame starts at offset {len(data) - len(data) % (2 * m)})",
-                          len(data) - len(data) % (2 * m))
-    frames = np.frombuffer(data, ">u2").reshape(-1, m).astype(np.int64)
-    words = frames[:, :-1].reshape(-1)
+    if len(data) % 2 or not data:
+        raise FormatError(f"dhuff: {len(data)} bytes is not a stream of 16-bit words ending in a "
+                          "boundary word", len(data) - len(data) % 2)
+    stream = np.frombuffer(data, ">u2").astype(np.int64)
+    first_word, data_words = _split_frames(stream.size, m)
+    if data_words[-1] == 0 and stream.size > 1:
+        raise FormatError(f"dhuff: the last frame (offset {2 * (stream.size - 1)}) holds no data "
+                          "words", 2 * (stream.size - 1))
+    boundary_at = first_word + data_words
+    words = np.delete(stream, boundary_at)
     _check_shape(channels, n_samples, words.size, params)
     tables = _decoder_tables(dictionary)
     out = np.zeros((n_samples, channels), np.int64)
     n_blocks = -(-n_samples // params.block) if n_samples else 0
     block_starts = np.zeros(n_blocks, np.int64)
-    status, where, detail, _, _ = _decode_blocks(words, 0, words.size, out, block_starts, 0,
-                                                 n_blocks, n_samples, params.block,
-                                                 params.width, params.low_bits, *tables)
+    status, where, detail, _, after = _decode_blocks(words, 0, words.size, out, block_starts, 0,
+                                                     n_blocks, n_samples, params.block,
+                                                     params.width, params.low_bits, *tables)
+    if not status and after != words.size:
+        status, where = 6, after
     if status:
         offset = _byte_offset(where, m)
         raise FormatError(f"dhuff: {_ERRORS[status].format(detail=detail)} at byte offset "
                           f"{offset} (data word {where})", offset)
-    expected = _frame(np.zeros(words.size, np.uint16), block_starts, m)[:, -1]
-    bad = np.flatnonzero(frames[:, -1] != expected)
+    expected = _boundaries(block_starts, np.arange(first_word.size) * (m - 1), data_words)
+    bad = np.flatnonzero(stream[boundary_at] != expected)
     if bad.size:
         f = int(bad[0])
-        raise FormatError(f"dhuff: boundary word of frame {f} (offset {2 * (f * m + m - 1)}) is "
-                          f"{frames[f, -1]}, the blocks say {expected[f]}", 2 * (f * m + m - 1))
+        raise FormatError(f"dhuff: boundary word of frame {f} (offset {2 * boundary_at[f]}) is "
+                          f"{stream[boundary_at[f]]}, the blocks say {expected[f]}",
+                          2 * int(boundary_at[f]))
     return (out << params.discard_bits).astype(np.int16)
 
 
@@ -378,14 +386,20 @@ def packet_bytes(params: DhuffParams) -> int:
 def packetize(frames: bytes, params: DhuffParams, first_sequence: int = 0) -> bytes:
     """Wrap each frame in a packet: sync word, sequence number (mod 65536), frame, CRC-16."""
     m = params.frame_words
-    if len(frames) % (2 * m):
-        raise ParameterError(f"dhuff: {len(frames)} bytes is not a whole number of {m}-word "
-                             "frames")
-    n = len(frames) // (2 * m)
+    if len(frames) % 2 or not frames:
+        raise ParameterError(f"dhuff: {len(frames)} bytes is not a stream of frames")
+    stream = np.frombuffer(frames, ">u2")
+    first_word, data_words = _split_frames(stream.size, m)
+    n = first_word.size
     packets = np.zeros((n, m + 3), np.uint16)
     packets[:, 0] = PACKET_SYNC
     packets[:, 1] = (first_sequence + np.arange(n)) & 0xFFFF
-    packets[:, 2:-1] = np.frombuffer(frames, ">u2").reshape(n, m)
+    # A short last frame travels padded: zero data words up to M - 1, then its boundary word.
+    body = np.zeros((n, m), np.uint16)
+    body.reshape(-1)[: (n - 1) * m] = stream[: (n - 1) * m]
+    body[-1, : data_words[-1]] = stream[(n - 1) * m: (n - 1) * m + data_words[-1]]
+    body[-1, -1] = stream[-1]
+    packets[:, 2:-1] = body
     raw = packets.astype(">u2")
     for i in range(n):
         packets[i, -1] = binascii.crc_hqx(raw[i, 1:-1].tobytes(), 0xFFFF)
@@ -663,19 +677,39 @@ def _byte_offset(data_word: int, m: int) -> int:
     return 2 * (data_word // (m - 1) * m + data_word % (m - 1))
 
 
-def _frame(words: np.ndarray, block_starts: np.ndarray, m: int,
-           n_frames: int | None = None) -> np.ndarray:
-    """Cut data words into frames of m-1 words (zero-padded) plus the boundary word."""
-    if n_frames is None:
-        n_frames = max(1, -(-words.size // (m - 1)))
-    data = np.zeros(n_frames * (m - 1), np.uint16)
-    data[: words.size] = words
-    frames = np.zeros((n_frames, m), np.uint16)
-    frames[:, :-1] = data.reshape(n_frames, m - 1)
-    first = np.searchsorted(block_starts, np.arange(n_frames) * (m - 1))
-    index = np.append(block_starts, np.iinfo(np.int64).max)[first] - np.arange(n_frames) * (m - 1)
-    frames[:, -1] = np.where(index < m - 1, index, NO_BLOCK_START)
-    return frames
+def _frame(words: np.ndarray, block_starts: np.ndarray, m: int, final: bool = True) -> np.ndarray:
+    """Cut data words into frames of m-1 data words plus the boundary word, flat. ``final``: the
+    words end the stream, so the last frame is short (its data end with the last block) and an
+    empty stream is one frame of no data; else only whole frames are formed."""
+    n = words.size
+    n_frames = max(1, -(-n // (m - 1))) if final else n // (m - 1)
+    first_word = np.arange(n_frames) * (m - 1)
+    data_words = np.minimum(m - 1, n - first_word)
+    boundary = _boundaries(block_starts, first_word, data_words)
+    out = np.empty(n_frames * m - ((m - 1) * n_frames - min(n, (m - 1) * n_frames)), np.uint16)
+    ends = np.cumsum(data_words + 1)
+    out[ends - 1] = boundary
+    mask = np.ones(out.size, bool)
+    mask[ends - 1] = False
+    out[mask] = words[: int(data_words.sum())]
+    return out
+
+
+def _boundaries(block_starts, first_word, data_words) -> np.ndarray:
+    """Boundary word of each frame: the index in its data of the first block start, or 0xFFFF."""
+    first = np.searchsorted(block_starts, first_word)
+    index = np.append(block_starts, np.iinfo(np.int64).max)[first] - first_word
+    return np.where(index < data_words, index, NO_BLOCK_START).astype(np.uint16)
+
+
+def _split_frames(n_words: int, m: int):
+    """(first word of each frame, its number of data words) of a stream of n_words words whose
+    last frame may be short; None when the lengths cannot form frames."""
+    n_frames = -(-n_words // m)
+    sizes = np.full(n_frames, m - 1, np.int64)
+    if n_frames:
+        sizes[-1] = n_words - (n_frames - 1) * m - 1
+    return np.arange(n_frames) * m, sizes
 
 
 def _code_tables(lengths: np.ndarray):
@@ -721,6 +755,7 @@ _ERRORS = {
     3: "no code of the dictionary starts here",
     4: "a sample leaves the W-bit range (value {detail})",
     5: "block padding bits are not zero",
+    6: "data words follow the last block",
 }
 
 
