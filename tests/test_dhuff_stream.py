@@ -232,3 +232,101 @@ def test_dhuff_container_truncated_or_flipped_anywhere_is_refused():
         flipped[rng.integers(len(data))] ^= 1 << int(rng.integers(8))
         with pytest.raises(FormatError):
             decode_container(Container.from_bytes(bytes(flipped)))
+
+
+def reference_model(x, block, width, contexts, reversion):
+    """docs/formats/dhuff.md, "Prediction and contexts", written out plainly: (r, j) per sample."""
+    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+
+    def bucket(q):
+        return q if q < 2 else 2 * q.bit_length() - 2 + ((q >> (q.bit_length() - 2)) & 1)
+
+    out = []
+    for c in range(x.shape[1]):
+        column = []
+        for t in range(x.shape[0]):
+            v = int(x[t, c])
+            if t % block == 0:
+                prev, mean, activity = v, v * 8, 256
+                column.append((0, 0))
+                continue
+            if reversion == 0:
+                p = prev
+            else:
+                p = min(max(prev - ((prev - (mean >> 3) + (1 << (reversion - 1))) >> reversion),
+                            lo), hi)
+            r = v - p
+            column.append((r, min(contexts - 1, bucket(activity >> 6))))
+            activity += abs(r) - (activity >> 6)
+            mean += v - (mean >> 3)
+            prev = v
+        out.append(column)
+    return np.array(out).transpose(1, 0, 2)  # (T, C, 2)
+
+
+@pytest.mark.parametrize("contexts, reversion, width", [(1, 0, 16), (9, 2, 10), (16, 1, 13),
+                                                        (4, 8, 16)])
+def test_prediction_and_contexts_follow_the_format_text(contexts, reversion, width):
+    rng = np.random.default_rng(SEED)
+    print(f"seed {SEED}")
+    x = np.cumsum(rng.integers(-300, 301, (400, 3)), axis=0)
+    x = np.clip(x, -(1 << (width - 1)), (1 << (width - 1)) - 1)
+    x[100:140] = (1 << (width - 1)) - 1  # the clamp at full scale
+    x[200:260:2] = -(1 << (width - 1))
+    r, ctx = dhuff._model(x.astype(np.int64), 50, width, contexts, reversion)
+    expected = reference_model(x, 50, width, contexts, reversion)
+    assert np.array_equal(r, expected[..., 0]) and np.array_equal(ctx, expected[..., 1])
+    assert ctx.max() == contexts - 1 or contexts > 8  # busy enough to reach the top context
+
+
+def test_bucket_by_hand():
+    """q: 0 1 2 3 4 5 6 7 8 11 12 15 16 24 -> 0 1 2 3 4 4 5 5 6 6 7 7 8 9 (q = activity >> 6)."""
+    qs = [0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 15, 16, 24]
+    got = [dhuff._bucket(q << 6) for q in qs]
+    assert got == [0, 1, 2, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 9]
+
+
+@pytest.mark.parametrize("contexts, reversion, layout", [(9, 2, "canonical"), (3, 0, "table"),
+                                                         (1, 3, "canonical")])
+def test_context_dictionaries_round_trip_stream_and_lose_only_lost_blocks(contexts, reversion,
+                                                                          layout):
+    print(f"seed {SEED}")
+    params = dhuff.DhuffParams(low_bits=1, block=32, frame_words=64, sample_bits=12,
+                               contexts=contexts, reversion=reversion)
+    x = np.clip(walk(3, 4000) // 8, -2048, 2047)
+    x[1000:1010] = [[2047, -2048, 0]]
+    d = dhuff.train_dictionary([x[:2000]], params, 18, layout)
+    assert d.contexts == contexts and d.trained_for["contexts"] == contexts
+    data = dhuff.encode(x, params, d)
+    assert np.array_equal(dhuff.decode(data, 3, 4000, params, d), x)
+    stream = dhuff.StreamEncoder(3, params, d)
+    pieces = [stream.push(x[a:a + 333]) or stream.pull() for a in range(0, 4000, 333)]
+    assert b"".join(pieces) + stream.close() == data
+    json_back = dhuff.Dictionary.from_json(json.loads(json.dumps(d.to_json())))
+    assert np.array_equal(json_back.lengths, d.lengths) and json_back.sha256() == d.sha256()
+    # Drop every 7th packet: only the blocks touching them are lost.
+    packets = dhuff.packetize(data, params)
+    size = dhuff.packet_bytes(params)
+    kept = b"".join(packets[i:i + size] for i in range(0, len(packets), size)
+                    if (i // size) % 7 != 3)
+    result = dhuff.decode_packets(kept, 3, params, d, n_samples=4000)
+    assert result.lost and np.array_equal(result.samples[result.received], x[result.received])
+
+
+def test_context_rom_images_concatenate_the_tables():
+    params = dhuff.DhuffParams(low_bits=2, sample_bits=10, contexts=3)
+    d = dhuff.train_dictionary([walk(2, 3000) // 64], params, 14, "canonical")
+    lines = d.readmemh().split()
+    assert len(lines) == 3 * d.max_length
+    assert d.rom_bits() == 3 * d.max_length * (8 + 1 + d.max_length)
+    assert len(set(d.lengths.max(axis=1))) > 1  # tables of different longest codes
+    for j in range(3):
+        first_symbol, first_code = d.canonical_table(j)
+        block = lines[j * d.max_length:(j + 1) * d.max_length]
+        used = first_symbol[1:] < 256
+        assert [int(w, 16) >> d.max_length for w in block] == first_symbol[1:].tolist()
+        assert [int(w, 16) & ((1 << d.max_length) - 1) for w in block] == \
+            np.where(used, first_code[1:], 0).tolist()
+    table_lines = d.readmemh("table").split()
+    assert len(table_lines) == 3 * 256
+    assert int(table_lines[256 + 5], 16) == (int(d.lengths[1, 5]) << d.max_length) | d.codes[1, 5]

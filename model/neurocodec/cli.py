@@ -151,6 +151,12 @@ def _dhuff_options(p, dictionary=True):
     p.add_argument("--low-bits", type=int, help="dhuff: L, raw low bits of |d| (default 4)")
     p.add_argument("--block", type=int, help="dhuff: N, scans per block (default 64)")
     p.add_argument("--frame-words", type=int, help="dhuff: M, words per frame (default 256)")
+    p.add_argument("--contexts", type=int,
+                   help="dhuff: K, dictionaries chosen by the channel's recent activity "
+                   "(default 1: the paper's single dictionary)")
+    p.add_argument("--reversion", type=int,
+                   help="dhuff: R, predict x[t-1] pulled 2^-R of the way to the running mean "
+                   "(default 0: x[t-1], the paper's delta)")
     if dictionary:
         p.add_argument("--dictionary",
                        help="dhuff: dictionary JSON file from `train`, or a built-in name ("
@@ -170,7 +176,7 @@ def _codec_params(args) -> dict:
     """The codec parameters given on the command line (only those the user set); a dictionary
     supplies D and L (and the sample width) it was trained for unless they are given."""
     params = {name: getattr(args, name) for name in
-              ("discard_bits", "low_bits", "block", "frame_words")
+              ("discard_bits", "low_bits", "block", "frame_words", "contexts", "reversion")
               if getattr(args, name, None) is not None}
     if getattr(args, "dictionary", None) is not None:
         dictionary = load_dictionary(args.dictionary)
@@ -481,8 +487,6 @@ def _train(args):
                else r.samples for r in recordings]
     dictionary = dhuff.train_dictionary(samples, params, args.max_length, args.layout)
     dictionary.name = args.name
-    dictionary.trained_for = {"sample_bits": params.sample_bits,
-                              "discard_bits": params.discard_bits, "low_bits": params.low_bits}
     args.output.write_text(json.dumps(dictionary.to_json(), indent=1) + "\n")
     if args.readmemh:
         args.readmemh.write_text(dictionary.readmemh())

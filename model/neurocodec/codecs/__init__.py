@@ -57,9 +57,9 @@ class DhuffCodec(Codec):
     max_channels = 4096
 
     def __init__(self, discard_bits=0, low_bits=4, block=64, frame_words=256, sample_bits=16,
-                 dictionary=None, known_dictionaries=()):
+                 contexts=1, reversion=0, dictionary=None, known_dictionaries=()):
         self.dhuff_params = dhuff.DhuffParams(discard_bits, low_bits, block, frame_words,
-                                              sample_bits)
+                                              sample_bits, contexts, reversion)
         self.sample_bits = sample_bits
         if dictionary is None:
             dictionary = dhuff.default_dictionary(self.dhuff_params)
@@ -81,7 +81,8 @@ class DhuffCodec(Codec):
                   if builtin is not None and builtin.sha256() == self.dictionary.sha256()
                   else self.dictionary.to_json())
         return {"discard_bits": p.discard_bits, "low_bits": p.low_bits, "block": p.block,
-                "frame_words": p.frame_words, "sample_bits": p.sample_bits, "dictionary": stored}
+                "frame_words": p.frame_words, "sample_bits": p.sample_bits,
+                "contexts": p.contexts, "reversion": p.reversion, "dictionary": stored}
 
 
 _CODECS = {codec.name: codec for codec in (DhuffCodec, MaestroCodec)}

@@ -21,6 +21,11 @@ from numba import njit
 from ..errors import FormatError, ParameterError
 
 NO_BLOCK_START = 0xFFFF  # boundary word of a frame in which no block starts
+MAX_CONTEXTS = 16
+ACTIVITY_SHIFT = 6  # the activity accumulator's time constant: 2^6 samples
+ACTIVITY_RESET = 4 << ACTIVITY_SHIFT  # its value at every block start
+MEAN_SHIFT = 3  # the running mean's time constant: 2^3 samples
+TRAINED_FOR = ("sample_bits", "discard_bits", "low_bits", "contexts", "reversion")
 LAYOUTS = ("table", "canonical")
 
 
@@ -31,9 +36,12 @@ class DhuffParams:
     block: int = 64  # N: scans per block
     frame_words: int = 256  # M: 16-bit words per frame, the last one the boundary word
     sample_bits: int = 16  # B: signed width of the input samples
+    contexts: int = 1  # K: dictionaries, chosen per sample by the channel's recent activity
+    reversion: int = 0  # R: 0 predicts x[t-1]; R > 0 pulls it 2^-R of the way to the mean
 
     def __post_init__(self):
         for name, low, high in (("sample_bits", 2, 16), ("block", 1, 1 << 16),
+                                ("contexts", 1, MAX_CONTEXTS), ("reversion", 0, 8),
                                 ("frame_words", 2, 0xFFFE),
                                 ("discard_bits", 0, min(8, self.sample_bits - 1)
                                  if isinstance(self.sample_bits, (int, np.integer)) else 8)):
@@ -60,63 +68,75 @@ class DhuffParams:
 
 @dataclass
 class Dictionary:
-    """A prefix code over the symbols 0 .. n_symbols-1 (``|d| >> L``), given by its code lengths.
+    """K prefix codes (one per context) over the symbols 0 .. n_symbols-1 (``|r| >> L``), given by
+    their code lengths, shape (K, S); K = 1 is the paper's single dictionary.
 
-    Codes are canonical: symbols sorted by (length, symbol) get consecutive codes. In the
-    ``canonical`` layout lengths are non-decreasing in the symbol, so the symbols of one length
-    are contiguous and a per-length table (first symbol, first code) replaces the per-symbol ROM.
+    Codes are canonical: in each table, symbols sorted by (length, symbol) get consecutive codes.
+    In the ``canonical`` layout lengths are non-decreasing in the symbol, so the symbols of one
+    length are contiguous and a per-length table (first symbol, first code) replaces the
+    per-symbol ROM.
     """
 
-    lengths: np.ndarray  # uint8, one per symbol, 1..max_length
+    lengths: np.ndarray  # uint8 (K, S), 1..max_length (a 1-D array is one table)
     layout: str = "canonical"
     name: str = ""  # a built-in dictionary's name, or free text
-    trained_for: dict = field(default_factory=dict)  # sample_bits, discard_bits, low_bits
+    trained_for: dict = field(default_factory=dict)  # the DhuffParams fields it was trained with
     codes: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self):
-        self.lengths = np.asarray(self.lengths, dtype=np.uint8)
-        n = self.lengths.size
-        if n < 2 or n & (n - 1):
-            raise ParameterError(f"dictionary: {n} symbols; needs a power of two >= 2")
+        lengths = np.asarray(self.lengths, dtype=np.uint8)
+        self.lengths = lengths.reshape(1, -1) if lengths.ndim == 1 else lengths
+        k, n = self.lengths.shape if self.lengths.ndim == 2 else (0, 0)
+        if n < 2 or n & (n - 1) or not 1 <= k <= MAX_CONTEXTS:
+            raise ParameterError(f"dictionary: {k} tables of {n} symbols; needs 1..{MAX_CONTEXTS} "
+                                 "tables of a power of two >= 2 symbols")
         if self.layout not in LAYOUTS:
             raise ParameterError(f"dictionary: layout must be one of {LAYOUTS}, not {self.layout!r}")
         if self.lengths.min() < 1 or self.lengths.max() > 32:
             raise ParameterError("dictionary: code lengths must be in 1..32")
-        kraft = np.sum(np.ldexp(1.0, -self.lengths.astype(np.int64)))
-        if kraft > 1.0:
-            raise ParameterError(f"dictionary: lengths violate the Kraft inequality (sum {kraft})")
+        kraft = np.sum(np.ldexp(1.0, -self.lengths.astype(np.int64)), axis=1)
+        if kraft.max() > 1.0:
+            raise ParameterError(f"dictionary: the lengths of table {int(kraft.argmax())} violate "
+                                 f"the Kraft inequality (sum {kraft.max()})")
         if self.layout == "canonical":
             self._check_canonical()
-        counts, first_code, first_index, order = _code_tables(self.lengths)
-        rank = np.empty(self.n_symbols, np.int64)
-        rank[order] = np.arange(self.n_symbols)
-        self.codes = first_code[self.lengths] + rank - first_index[self.lengths]
+        self.codes = np.empty(self.lengths.shape, np.int64)
+        for j, row in enumerate(self.lengths):
+            counts, first_code, first_index, order = _code_tables(row)
+            rank = np.empty(n, np.int64)
+            rank[order] = np.arange(n)
+            self.codes[j] = first_code[row] + rank - first_index[row]
+
+    @property
+    def contexts(self) -> int:
+        return self.lengths.shape[0]
 
     @property
     def n_symbols(self) -> int:
-        return self.lengths.size
+        return self.lengths.shape[1]
 
     @property
     def max_length(self) -> int:
         return int(self.lengths.max())
 
     def rom_bits(self, layout: str | None = None) -> int:
-        """ROM size of the layout: the paper's per-symbol table stores (length, code) per symbol;
-        the canonical table stores (first symbol, first code) per length."""
+        """ROM size of the layout, all tables: the paper's per-symbol table stores (length, code)
+        per symbol; the canonical table stores (first symbol, first code) per length."""
         layout = layout or self.layout
         if layout == "table":
-            return self.n_symbols * (self.max_length.bit_length() + self.max_length)
+            return self.contexts * self.n_symbols * (self.max_length.bit_length() + self.max_length)
         self._check_canonical()
-        return self.max_length * (self.symbol_bits + 1 + self.max_length)
+        return self.contexts * self.max_length * (self.symbol_bits + 1 + self.max_length)
 
     @property
     def symbol_bits(self) -> int:
         return self.n_symbols.bit_length() - 1
 
-    def canonical_table(self) -> tuple[np.ndarray, np.ndarray]:
-        """(first_symbol, first_code), indexed by length 1..max_length (index 0 unused)."""
+    def canonical_table(self, context: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """(first_symbol, first_code) of one table, indexed by length 1..max_length (index 0
+        unused); max_length is the dictionary's, over all tables."""
         self._check_canonical()
-        _, first_code, first_index, _ = _code_tables(self.lengths)
+        _, first_code, first_index, _ = _code_tables(self.lengths[context])
         # Lengths rise with the symbol, so the symbols of length l start at first_index[l].
         return first_index[: self.max_length + 1], first_code[: self.max_length + 1]
 
@@ -125,11 +145,16 @@ class Dictionary:
         layout = layout or self.layout
         lmax = self.max_length
         if layout == "table":
-            words = (self.lengths.astype(np.int64) << lmax) | self.codes
+            words = ((self.lengths.astype(np.int64) << lmax) | self.codes).reshape(-1)
             digits = -(-(lmax.bit_length() + lmax) // 4)
         else:
-            first_symbol, first_code = self.canonical_table()
-            words = (first_symbol[1:] << lmax) | first_code[1:]
+            words = []
+            for j in range(self.contexts):
+                first_symbol, first_code = self.canonical_table(j)
+                # Lengths above this table's longest code hold no symbol (first_symbol = S);
+                # their first_code (which may be 2^Lmax) is never used and is written as 0.
+                used = first_symbol[1:] < self.n_symbols
+                words.extend((first_symbol[1:] << lmax) | np.where(used, first_code[1:], 0))
             digits = -(-(self.symbol_bits + 1 + lmax) // 4)
         return "".join(f"{int(w):0{digits}x}\n" for w in words)
 
@@ -138,14 +163,16 @@ class Dictionary:
         if self.trained_for:
             extra["trained_for"] = self.trained_for
         return {"format": "neurocodec-dhuff-dictionary", "version": 1, "layout": self.layout,
-                "n_symbols": self.n_symbols, "max_length": self.max_length,
-                "lengths": self.lengths.tobytes().hex(), "sha256": self.sha256()} | extra
+                "contexts": self.contexts, "n_symbols": self.n_symbols,
+                "max_length": self.max_length, "lengths": self.lengths.tobytes().hex(),
+                "sha256": self.sha256()} | extra
 
     def reference(self) -> dict:
         """What a container stores for a built-in dictionary instead of the whole of it."""
         return {"sha256": self.sha256(), "name": self.name}
 
     def sha256(self) -> str:
+        """Of the lengths, table after table (the hash a container refers to)."""
         return hashlib.sha256(self.lengths.tobytes()).hexdigest()
 
     @classmethod
@@ -154,13 +181,17 @@ class Dictionary:
             if data.get("format") != "neurocodec-dhuff-dictionary" or data.get("version") != 1:
                 raise FormatError(f"{name}: not a version-1 neurocodec dhuff dictionary")
             lengths = np.frombuffer(bytes.fromhex(data["lengths"]), np.uint8)
+            contexts = data.get("contexts", 1)
+            if type(contexts) is not int or not 1 <= contexts <= MAX_CONTEXTS or \
+                    lengths.size % contexts:
+                raise ValueError(f"'contexts' {contexts!r} does not divide {lengths.size} lengths")
             trained_for = data.get("trained_for", {})
             if not isinstance(trained_for, dict) or not all(
-                    k in ("sample_bits", "discard_bits", "low_bits") and type(v) is int
-                    for k, v in trained_for.items()):
-                raise ValueError("'trained_for' must map sample_bits/discard_bits/low_bits to "
+                    k in TRAINED_FOR and type(v) is int for k, v in trained_for.items()):
+                raise ValueError(f"'trained_for' must map some of {', '.join(TRAINED_FOR)} to "
                                  "integers")
-            dictionary = cls(lengths, data["layout"], str(data.get("name", "")), trained_for)
+            dictionary = cls(lengths.reshape(contexts, -1), data["layout"],
+                             str(data.get("name", "")), trained_for)
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             if isinstance(error, FormatError):
                 raise
@@ -170,7 +201,7 @@ class Dictionary:
         return dictionary
 
     def _check_canonical(self):
-        if np.any(np.diff(self.lengths.astype(int)) < 0):
+        if np.any(np.diff(self.lengths.astype(int), axis=1) < 0):
             raise ParameterError("dictionary: lengths are not monotone (non-decreasing in the "
                                  "symbol); only the table layout fits")
 
@@ -215,23 +246,28 @@ def train_dictionary(samples_list, params: DhuffParams, max_length: int = 16,
                      layout: str = "canonical") -> Dictionary:
     """Train a complete dictionary on recordings (arrays (T, C)): every symbol gets a code.
 
-    Counts of ``|d| >> L`` over all coded samples (times S, plus one for every symbol, so values
-    never seen still encode) give an optimal code with lengths <= ``max_length`` (package-merge). For
-    the canonical layout the lengths are then sorted and given to the symbols in order, which is
-    optimal when counts fall with |d|, as they do for neural signals. Deterministic.
+    Per context, counts c(h) of ``h = |r| >> L`` over all coded samples; the weights
+    ceil(S / 1024) c(h) + 1 (values never seen still encode, and share at most about
+    1024 / (samples) of the code space) give an optimal code with lengths <= ``max_length``
+    (package-merge). For the canonical layout the lengths are then sorted and given to the
+    symbols in order, which is optimal when counts fall with |r|, as they do for neural signals.
+    Deterministic: the same inputs give the same bytes.
     """
-    counts = np.zeros(params.n_symbols, np.int64)
+    counts = np.zeros((params.contexts, params.n_symbols), np.int64)
     for samples in samples_list:
-        raw_rows, d = _deltas(_reduce(samples, params), params)
-        counts += np.bincount((np.abs(d[~raw_rows]) >> params.low_bits).reshape(-1),
-                              minlength=params.n_symbols)
-    # Every symbol gets a code: weight S per observation plus 1, so that unseen symbols share
-    # about 1/(observations) of the code space and take the longest codes.
-    counts = counts * params.n_symbols + 1
-    return dictionary_from_counts(counts, max_length, layout)
+        x = _reduce(samples, params)
+        raw_rows = np.arange(x.shape[0]) % params.block == 0
+        r, ctx = _model(x, params.block, params.width, params.contexts, params.reversion)
+        h = (np.abs(r[~raw_rows]) >> params.low_bits).reshape(-1)
+        np.add.at(counts, (ctx[~raw_rows].reshape(-1), h), 1)
+    weights = counts * -(-params.n_symbols // 1024) + 1
+    tables = [dictionary_from_counts(w, max_length, layout).lengths[0] for w in weights]
+    return Dictionary(np.array(tables), layout,
+                      trained_for={k: getattr(params, k) for k in TRAINED_FOR})
 
 
 def dictionary_from_counts(counts, max_length: int, layout: str = "canonical") -> Dictionary:
+    """One table from symbol weights (all > 0)."""
     counts = np.asarray(counts, np.int64)
     if not np.ceil(np.log2(counts.size)) <= max_length <= 32:
         raise ParameterError(f"dictionary: max_length must be in "
@@ -245,10 +281,12 @@ def dictionary_from_counts(counts, max_length: int, layout: str = "canonical") -
 
 def default_dictionary(params: DhuffParams, max_length: int = 16) -> Dictionary:
     """The dictionary used when none is given: counts falling geometrically with the symbol
-    (ratio 1/2), i.e. a Laplacian |d| whose scale is about 2^L. No training data involved."""
+    (ratio 1/2), i.e. a Laplacian |r| whose scale is about 2^L; the same table in every
+    context. No training data involved."""
     n = params.n_symbols
     counts = np.maximum(1, (2.0 ** (40 - np.minimum(np.arange(n), 40))).astype(np.int64))
-    return dictionary_from_counts(counts, max(max_length, int(np.log2(n))), "canonical")
+    table = dictionary_from_counts(counts, max(max_length, int(np.log2(n))), "canonical")
+    return Dictionary(np.repeat(table.lengths, params.contexts, axis=0), "canonical")
 
 
 def encode(samples, params: DhuffParams, dictionary: Dictionary) -> bytes:
@@ -355,7 +393,8 @@ def decode(data: bytes, channels: int, n_samples: int, params: DhuffParams,
     block_starts = np.zeros(n_blocks, np.int64)
     status, where, detail, _, after = _decode_blocks(words, 0, words.size, out, block_starts, 0,
                                                      n_blocks, n_samples, params.block,
-                                                     params.width, params.low_bits, *tables)
+                                                     params.width, params.low_bits, params.contexts,
+                                                     params.reversion, *tables)
     if not status and after != words.size:
         status, where = 6, after
     if status:
@@ -554,7 +593,7 @@ def decode_frames_lossy(frames: np.ndarray, present: np.ndarray, channels: int,
             starts = np.zeros(count, np.int64)
             status, where, detail, done, after = _decode_blocks(
                 words, pos, end, out, starts, b, count, rows, n, params.width, params.low_bits,
-                *tables)
+                params.contexts, params.reversion, *tables)
             for k in range(done):
                 decoded[b + k] = (out[k * n:(k + 1) * n] << params.discard_bits).astype(np.int16)
             next_block = max(next_block, b + done)
@@ -620,16 +659,17 @@ def _encode_blocks(x: np.ndarray, first_block: int, params: DhuffParams,
     """Code reduced samples (T, C) as blocks numbered from ``first_block``: (data words, words
     per block). Every block but the last holds N scans."""
     t_count, channels = x.shape
-    raw_rows, d = _deltas(x, params)
+    raw_rows = np.arange(t_count) % params.block == 0
     starts = np.arange(0, t_count, params.block)
+    r, ctx = _model(x, params.block, params.width, params.contexts, params.reversion)
 
     # One bit field per sample, in scan order: raw W bits, or code | low bits | sign.
-    magnitude = np.abs(d)
+    magnitude = np.abs(r)
     high = magnitude >> params.low_bits
-    sign_len = (d != 0).astype(np.int64)
-    value = ((dictionary.codes[high].astype(np.int64) << params.low_bits
-              | (magnitude & ((1 << params.low_bits) - 1))) << sign_len) | (d < 0)
-    length = dictionary.lengths[high].astype(np.int64) + params.low_bits + sign_len
+    sign_len = (r != 0).astype(np.int64)
+    value = ((dictionary.codes[ctx, high] << params.low_bits
+              | (magnitude & ((1 << params.low_bits) - 1))) << sign_len) | (r < 0)
+    length = dictionary.lengths[ctx, high].astype(np.int64) + params.low_bits + sign_len
     value[raw_rows] = x[raw_rows] & ((1 << params.width) - 1)
     length[raw_rows] = params.width
 
@@ -643,18 +683,12 @@ def _encode_blocks(x: np.ndarray, first_block: int, params: DhuffParams,
     return words, block_words
 
 
-def _deltas(x: np.ndarray, params: DhuffParams):
-    """(raw-row mask (T,), per-channel differences (T, C)); raw rows start blocks."""
-    d = np.diff(x, axis=0, prepend=x[:1])
-    raw_rows = np.arange(x.shape[0]) % params.block == 0
-    d[raw_rows] = 0
-    return raw_rows, d
-
-
 def _check_dictionary(dictionary: Dictionary, params: DhuffParams):
-    if dictionary.n_symbols != params.n_symbols:
-        raise ParameterError(f"dhuff: the dictionary has {dictionary.n_symbols} symbols; "
-                             f"W={params.width}, L={params.low_bits} need {params.n_symbols}")
+    if dictionary.n_symbols != params.n_symbols or dictionary.contexts != params.contexts:
+        raise ParameterError(f"dhuff: the dictionary has {dictionary.contexts} tables of "
+                             f"{dictionary.n_symbols} symbols; K={params.contexts}, "
+                             f"W={params.width}, L={params.low_bits} need {params.contexts} of "
+                             f"{params.n_symbols}")
 
 
 def _check_shape(channels: int, n_samples: int, n_words: int, params: DhuffParams,
@@ -668,7 +702,8 @@ def _check_shape(channels: int, n_samples: int, n_words: int, params: DhuffParam
 
 
 def _decoder_tables(dictionary: Dictionary):
-    counts, first_code, first_index, order = _code_tables(dictionary.lengths)
+    tables = [_code_tables(row) for row in dictionary.lengths]
+    counts, first_code, first_index, order = (np.array([t[i] for t in tables]) for i in range(4))
     return first_code, first_index, counts, order.astype(np.int64), dictionary.max_length
 
 
@@ -815,15 +850,68 @@ def _read(words, end, pos, acc, bits, n):
     return value, pos, acc & ((1 << bits) - 1), bits
 
 
+@njit(inline="always")
+def _bucket(acc):
+    """Context bucket of the activity accumulator: q = acc >> 6; q for q < 2, else
+    2 bitlen(q) - 2 + (the bit below q's top bit), i.e. half octaves: 0 1 2 3 4,5 6,7 8-11 ..."""
+    q = acc >> ACTIVITY_SHIFT
+    if q < 2:
+        return q
+    b = 0
+    v = q
+    while v:
+        b += 1
+        v >>= 1
+    return 2 * b - 2 + ((q >> (b - 2)) & 1)
+
+
+@njit(inline="always")
+def _predict(prev, mean, reversion, lo, hi):
+    if reversion == 0:
+        return prev
+    p = prev - ((prev - (mean >> MEAN_SHIFT) + (1 << (reversion - 1))) >> reversion)
+    return min(max(p, lo), hi)
+
+
+@njit(cache=True)
+def _model(x, block, width, contexts, reversion):
+    """Residuals r = x - prediction and contexts of every sample (T, C) (0 at the raw first scan
+    of each block), exactly as docs/formats/dhuff.md, "Prediction and contexts", says."""
+    t_count, channels = x.shape
+    r = np.zeros((t_count, channels), np.int64)
+    ctx = np.zeros((t_count, channels), np.int64)
+    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    for c in range(channels):
+        prev = 0
+        mean = 0
+        acc = 0
+        for t in range(t_count):
+            v = x[t, c]
+            if t % block == 0:
+                prev, mean, acc = v, v << MEAN_SHIFT, ACTIVITY_RESET
+                continue
+            j = min(_bucket(acc), contexts - 1)
+            d = v - _predict(prev, mean, reversion, lo, hi)
+            r[t, c] = d
+            ctx[t, c] = j
+            acc += abs(d) - (acc >> ACTIVITY_SHIFT)
+            mean += v - (mean >> MEAN_SHIFT)
+            prev = v
+    return r, ctx
+
+
 @njit(cache=True)
 def _decode_blocks(words, pos, end, out, block_starts, first_block, count, n_rows, block, width,
-                   low_bits, first_code, first_index, counts, order, max_length):
+                   low_bits, contexts, reversion, first_code, first_index, counts, order,
+                   max_length):
     """Decode up to ``count`` blocks numbered from ``first_block`` from words[pos:end] into
     out[0:n_rows] (block k at rows k*block ..). Returns (status, data word index, detail, blocks
     completed, position after them); status 0 = ok, else a key of _ERRORS."""
     channels = out.shape[1]
     lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
     prev = np.zeros(channels, np.int64)
+    mean = np.zeros(channels, np.int64)
+    activity = np.zeros(channels, np.int64)
     for k in range(count):
         t0 = k * block
         if t0 >= n_rows:
@@ -844,9 +932,12 @@ def _decode_blocks(words, pos, end, out, block_starts, first_block, count, n_row
                     if v > hi:
                         v -= 1 << width
                     prev[c] = v
+                    mean[c] = v << MEAN_SHIFT
+                    activity[c] = ACTIVITY_RESET
                     out[t, c] = v
                     continue
-                # Canonical Huffman decoding, one bit at a time.
+                j = min(_bucket(activity[c]), contexts - 1)
+                # Canonical Huffman decoding with table j, one bit at a time.
                 code = 0
                 symbol = -1
                 for length in range(1, max_length + 1):
@@ -854,9 +945,9 @@ def _decode_blocks(words, pos, end, out, block_starts, first_block, count, n_row
                     if bit < 0:
                         return 1, pos, 0, k, pos
                     code = (code << 1) | bit
-                    offset = code - first_code[length]
-                    if 0 <= offset < counts[length]:
-                        symbol = order[first_index[length] + offset]
+                    offset = code - first_code[j, length]
+                    if 0 <= offset < counts[j, length]:
+                        symbol = order[j, first_index[j, length] + offset]
                         break
                 if symbol < 0:
                     return 3, pos - 1, 0, k, pos
@@ -870,9 +961,11 @@ def _decode_blocks(words, pos, end, out, block_starts, first_block, count, n_row
                         return 1, pos, 0, k, pos
                     if negative:
                         d = -d
-                v = prev[c] + d
+                v = _predict(prev[c], mean[c], reversion, lo, hi) + d
                 if v < lo or v > hi:
                     return 4, pos - 1, v, k, pos
+                activity[c] += abs(d) - (activity[c] >> ACTIVITY_SHIFT)
+                mean[c] += v - (mean[c] >> MEAN_SHIFT)
                 prev[c] = v
                 out[t, c] = v
         if acc != 0:
