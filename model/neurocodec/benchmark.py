@@ -276,27 +276,30 @@ class HeldOutDhuff(Method):
 
     kind = "codec"
 
-    def __init__(self, name, parts, *, grid=None, sample_bits=16, low_bits=0,
-                 layout="canonical", max_length=16, block=4096, frame_words=65534, folds=2):
+    def __init__(self, name, parts, *, grid=None, sample_bits=16, low_bits=0, contexts=1,
+                 reversion=0, layout="canonical", max_length=16, block=4096, frame_words=65534,
+                 folds=2):
         from .codecs import DhuffCodec
         from .codecs.dhuff import DhuffParams, train_dictionary
         from .recording import CodeGrid
 
         self.name, self.grid = name, CodeGrid(grid) if grid else None
-        params = DhuffParams(0, low_bits, block, frame_words, sample_bits)
+        params = DhuffParams(0, low_bits, block, frame_words, sample_bits, contexts, reversion)
         coded = [self._forward(np.asarray(p)) for p in parts]
         self._codecs, roms = {}, set()
         for fold in range(folds):
             train = [x for i, x in enumerate(coded) if i % folds != fold]
             dictionary = train_dictionary(train, params, max_length, layout)
             roms.add(dictionary.rom_bits())
-            codec = DhuffCodec(0, low_bits, block, frame_words, sample_bits, dictionary)
+            codec = DhuffCodec(0, low_bits, block, frame_words, sample_bits, contexts, reversion,
+                               dictionary)
             for i, part in enumerate(parts):
                 if i % folds == fold:
                     self._codecs[np.asarray(part).astype("<i2").tobytes()] = codec
         self.note = (f"golden model, dictionaries trained on the other parts ({folds} folds), "
                      f"{layout} layout, ROM {'/'.join(map(str, sorted(roms)))} bits, B = "
-                     f"{sample_bits}, L = {low_bits}, codes <= {max_length} bits, N = {block}, "
+                     f"{sample_bits}, L = {low_bits}, K = {contexts}, R = {reversion}, codes <= "
+                     f"{max_length} bits, N = {block}, "
                      f"M = {frame_words}" + (f", {grid}-level code grid" if grid else ""))
 
     def _forward(self, samples):
@@ -319,17 +322,23 @@ class HeldOutDhuff(Method):
 
 
 def held_out_methods(bench_input: BenchInput) -> list:
-    """The trained-dictionary dhuff variants measured on an input (none for one-part inputs)."""
+    """The trained-dictionary dhuff variants measured on an input (none for one-part inputs):
+    the settings of the built-in dictionaries (model/neurocodec/dictionaries), trained afresh
+    on the other fold so that no part is coded with a dictionary that saw it."""
     parts = bench_input.parts
     if bench_input.name == "n1" and len(parts) >= 2:
-        return [HeldOutDhuff("dhuff-grid-xval", parts, grid=1024, sample_bits=10, low_bits=0,
-                             block=65536)]
+        return [HeldOutDhuff("dhuff-n1-xval", parts, grid=1024, sample_bits=10, low_bits=0,
+                             contexts=9, reversion=2, max_length=20, block=65536),
+                HeldOutDhuff("dhuff-paper-xval", parts, grid=1024, sample_bits=10, low_bits=0,
+                             max_length=20, block=65536)]
     if bench_input.name == "openephys-32ch-d3":
-        return [HeldOutDhuff("dhuff-canonical-xval", parts, sample_bits=13),
+        return [HeldOutDhuff("dhuff-canonical-xval", parts, sample_bits=13, low_bits=1,
+                             max_length=18, block=64, frame_words=256),
                 HeldOutDhuff("dhuff-table-xval", parts, sample_bits=13, low_bits=4,
-                             layout="table", max_length=13)]
+                             layout="table", max_length=13, block=64, frame_words=256)]
     if bench_input.name == "openephys-32ch":
-        return [HeldOutDhuff("dhuff-canonical-xval", parts, low_bits=4, max_length=20)]
+        return [HeldOutDhuff("dhuff-canonical-xval", parts, low_bits=4, max_length=20, block=64,
+                             frame_words=256)]
     return []
 
 

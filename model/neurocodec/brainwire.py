@@ -44,11 +44,12 @@ def encode(source, target) -> int:
     grid = recording_grid(recording)
     d = dictionary()
     params = dict(d.trained_for)
-    params["sample_bits"] = grid_sample_bits(grid) if grid else 16
-    if params.get("sample_bits") != d.trained_for.get("sample_bits", params["sample_bits"]):
-        raise ParameterError(f"{source}: the dictionary is for {d.trained_for['sample_bits']}-bit "
-                             f"samples, this file gives {params['sample_bits']}")
-    codec = get_codec("dhuff", block=BLOCK, frame_words=FRAME_WORDS, dictionary=d, **params)
+    bits = grid_sample_bits(grid) if grid else 16
+    if params.setdefault("sample_bits", bits) != bits:
+        raise ParameterError(f"{source}: the dictionary is for {params['sample_bits']}-bit "
+                             f"samples, this file gives {bits}")
+    codec = get_codec("dhuff", block=BLOCK, frame_words=FRAME_WORDS, dictionary=d,
+                      embed_dictionary=False, **params)
     data = encode_recording(recording, codec, grid=grid).to_bytes()
     Path(target).write_bytes(data)
     return len(data)

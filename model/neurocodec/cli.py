@@ -445,15 +445,24 @@ def _info(args):
         c = Container.from_bytes(data, str(args.input))
         original = c.n_samples * c.channels * 2
         params = {k: v for k, v in c.params.items() if k != "dictionary"}
-        if "dictionary" in c.params:
+        if isinstance(c.params.get("dictionary"), dict):
             d = c.params["dictionary"]
-            params["dictionary"] = (f"{d.get('layout')} layout, {d.get('n_symbols')} symbols, "
-                                    f"codes <= {d.get('max_length')} bits, "
-                                    f"sha256 {str(d.get('sha256'))[:12]}")
+            if "lengths" in d:
+                params["dictionary"] = (f"{d.get('layout')} layout, {d.get('contexts', 1)} x "
+                                        f"{d.get('n_symbols')} symbols, codes <= "
+                                        f"{d.get('max_length')} bits, sha256 "
+                                        f"{str(d.get('sha256'))[:12]}")
+            else:
+                builtin = any(b.sha256() == d.get("sha256")
+                              for b in dhuff.builtin_dictionaries().values())
+                where = "built in" if builtin else "NOT built in: decode needs --dictionary FILE"
+                params["dictionary"] = (f"reference to {d.get('name') or 'a dictionary'} "
+                                        f"(sha256 {str(d.get('sha256'))[:12]}, {where})")
         lossy = c.shift or c.params.get("discard_bits", 0)
         print(f"{args.input}: neurocodec container, codec {c.codec} {params or ''}\n"
               f"  {c.channels} channels x {c.n_samples} samples at {c.rate:g} Hz "
-              f"({c.n_samples / c.rate:.3f} s), shift {c.shift}"
+              f"({c.n_samples / c.rate:.3f} s), "
+              f"{f'{c.grid}-level code grid' if c.grid else f'shift {c.shift}'}"
               f"{' (lossy)' if lossy else ' (lossless)'}\n"
               f"  payload {len(c.payload)} bytes = {100 * len(c.payload) / max(original, 1):.2f}% "
               f"of int16; CRC ok")

@@ -57,10 +57,12 @@ class DhuffCodec(Codec):
     max_channels = 4096
 
     def __init__(self, discard_bits=0, low_bits=4, block=64, frame_words=256, sample_bits=16,
-                 contexts=1, reversion=0, dictionary=None, known_dictionaries=()):
+                 contexts=1, reversion=0, dictionary=None, known_dictionaries=(),
+                 embed_dictionary=True):
         self.dhuff_params = dhuff.DhuffParams(discard_bits, low_bits, block, frame_words,
                                               sample_bits, contexts, reversion)
         self.sample_bits = sample_bits
+        self.embed_dictionary = embed_dictionary
         if dictionary is None:
             dictionary = dhuff.default_dictionary(self.dhuff_params)
         self.dictionary = dhuff.resolve_dictionary(dictionary, known_dictionaries)
@@ -77,8 +79,8 @@ class DhuffCodec(Codec):
     def params(self):
         p = self.dhuff_params
         builtin = dhuff.builtin_dictionaries().get(self.dictionary.name)
-        stored = (self.dictionary.reference()
-                  if builtin is not None and builtin.sha256() == self.dictionary.sha256()
+        is_builtin = builtin is not None and builtin.sha256() == self.dictionary.sha256()
+        stored = (self.dictionary.reference() if is_builtin or not self.embed_dictionary
                   else self.dictionary.to_json())
         return {"discard_bits": p.discard_bits, "low_bits": p.low_bits, "block": p.block,
                 "frame_words": p.frame_words, "sample_bits": p.sample_bits,
