@@ -97,6 +97,10 @@ def test_usage_errors_exit_2():
 def test_synth_then_bench(tmp_path):
     result = neurocodec("synth", "-o", tmp_path / "s.wav", "--channels", 4, "--duration", 0.1)
     assert result.returncode == 0, result.stderr
-    bench = neurocodec("bench", tmp_path / "s.wav", "--repeat", 1)
+    bench = neurocodec("bench", tmp_path / "s.wav", "--repeat", 1, "--out", tmp_path / "reports")
     assert bench.returncode == 0, bench.stderr
-    assert "bits/sample" in bench.stdout and "MS/s" in bench.stdout
+    rows = [line for line in bench.stdout.splitlines() if line.startswith("| s |")]
+    assert {row.split("|")[3].strip() for row in rows} >= {"dhuff (codec)", "maestro (codec)",
+                                                          "flac", "zstd-19"}
+    assert all(row.rstrip(" |").endswith("ok") for row in rows)
+    assert (tmp_path / "reports" / "bench.csv").is_file()

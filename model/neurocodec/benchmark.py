@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from .codecs import Codec, fitting_shift, get_codec, list_codecs, reduce_samples
+from .errors import NeurocodecError
 from .recording import read_recording
 from .synthetic import synthetic_recording
 
@@ -639,9 +640,14 @@ def _pin_one_core() -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--inputs", default=",".join(INPUT_NAMES),
-                        help=f"comma-separated subset of: {', '.join(INPUT_NAMES)} (default: all)")
+    parser = argparse.ArgumentParser(prog="neurocodec bench",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("files", nargs="*", type=Path,
+                        help="recordings to measure (any format `neurocodec encode` reads); "
+                        "without them, the standard inputs")
+    parser.add_argument("--inputs", default=None,
+                        help=f"comma-separated subset of: {', '.join(INPUT_NAMES)} (default: all, "
+                        "or none when FILES are given)")
     parser.add_argument("--repeat", type=int, default=None,
                         help="timed runs per method and direction, the best is kept "
                              "(default 3; 1 with --quick)")
@@ -659,7 +665,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=REPORTS, help=f"report folder (default {REPORTS})")
     parser.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
     args = parser.parse_args(argv)
-    names = [n.strip() for n in args.inputs.split(",") if n.strip()]
+    default_names = "" if args.files else ",".join(INPUT_NAMES)
+    names = [n.strip() for n in (args.inputs or default_names).split(",") if n.strip()]
     if unknown := sorted(set(names) - set(INPUT_NAMES)):
         parser.error(f"unknown inputs {unknown}; choose from {', '.join(INPUT_NAMES)}")
     seconds = args.seconds if args.seconds is not None else (QUICK_SECONDS if args.quick else None)
@@ -675,6 +682,15 @@ def main(argv=None) -> int:
     comparators = default_comparators(notes)
     inputs = list(load_inputs(names, data=args.data, seconds=seconds, n1_files=n1_files,
                               notes=notes))
+    for path in args.files:
+        try:
+            rec = read_recording(path)
+        except (NeurocodecError, OSError) as error:
+            print(f"neurocodec bench: error: {error}", file=sys.stderr)
+            return 1
+        samples = _cut(rec.samples, rec.rate, seconds)
+        inputs.append(BenchInput(path.stem, f"{path} ({rec.channels} ch, {rec.rate:g} S/s)",
+                                 rec.rate, [samples], subset=f"{samples.shape[0]} samples"))
     rows = run_benchmark(inputs, comparators=comparators, repeat=repeat, budget=args.budget,
                          progress=lambda s: print(f"  {s}", file=sys.stderr, flush=True))
     for bench_input in inputs:

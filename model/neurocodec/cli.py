@@ -8,7 +8,6 @@ import argparse
 import concurrent.futures
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ from tqdm import tqdm
 
 from . import __version__
 from .codecs import (Codec, decode_container, encode_recording, fitting_shift, get_codec,
-                     grid_sample_bits, list_codecs, recording_grid, reduce_samples,
+                     grid_sample_bits, list_codecs, recording_grid,
                      restore_samples)
 from .container import Container
 from .codecs import dhuff
@@ -26,6 +25,11 @@ from .synthetic import synthetic_recording
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:  # the benchmark has its own options (neurocodec.benchmark)
+        from .benchmark import main as bench_main
+
+        return bench_main(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     try:
@@ -123,16 +127,10 @@ def _parser():
     p.add_argument("--name", default="", help="a name stored in the dictionary")
     p.set_defaults(run=_train)
 
-    p = sub.add_parser("bench", help="measure a codec's ratio and model speed on a recording",
-                       description="Encode and decode with the golden model and report the "
-                       "compressed size and MS/s. Without INPUT: the synthetic recording.")
-    p.add_argument("input", type=Path, nargs="?")
-    p.add_argument("--codec", default="maestro")
-    p.add_argument("--shift", default="auto")
-    p.add_argument("--select", help="channels to keep, e.g. '0-15'")
-    p.add_argument("--repeat", type=int, default=3, help="timed repetitions (best is reported)")
-    _input_options(p)
-    p.set_defaults(run=_bench)
+    p = sub.add_parser("bench", add_help=False,
+                       help="compression ratio and speed of every codec against zlib, bz2, lzma, "
+                       "zstd and FLAC (`make bench`); `neurocodec bench --help` for the options")
+    p.set_defaults(run=lambda args: main(["bench"]))
 
     p = sub.add_parser("synth", help="write the deterministic synthetic recording",
                        description="The embedded default input: spikes from several units, "
@@ -507,40 +505,6 @@ def _train(args):
           f"{f', grid {grid}' if grid else ''}), codes of 1..{dictionary.max_length} bits, "
           f"trained on {sum(r.size for r in samples)} samples; ROM: {args.layout} layout "
           f"{dictionary.rom_bits()} bits{other_bits}")
-
-
-def _bench(args):
-    if args.input is None:
-        recording = synthetic_recording()
-        args.input = "synthetic (16 ch, 30 kS/s, 1 s, seed 0)"
-    else:
-        recording = _load(args)
-    codec = get_codec(args.codec)
-    shift = choose_shift(recording, codec, args.shift)
-    samples = reduce_samples(recording.samples, shift)
-    n = samples.size
-    encode_s = _best_time(lambda: codec.encode(samples), args.repeat)
-    payload = codec.encode(samples)
-    decode_s = _best_time(lambda: codec.decode(payload, recording.channels), args.repeat)
-    if not np.array_equal(codec.decode(payload, recording.channels), samples):
-        raise NeurocodecError("decoded samples differ from the input (codec bug)")
-    bits = codec.sample_bits
-    print(f"{args.input}: codec {codec.name}, shift {shift}, {recording.channels} ch x "
-          f"{recording.n_samples} samples\n"
-          f"  compressed {len(payload)} bytes: {8 * len(payload) / n:.3f} bits/sample, "
-          f"{100 * len(payload) * 8 / (n * bits):.2f}% of {bits}-bit, "
-          f"{100 * len(payload) / (n * 2):.2f}% of int16\n"
-          f"  model encode {n / encode_s / 1e6:.1f} MS/s, decode {n / decode_s / 1e6:.1f} MS/s "
-          f"(best of {args.repeat})")
-
-
-def _best_time(fn, repeat):
-    best = float("inf")
-    for _ in range(max(1, repeat)):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def _synth(args):
