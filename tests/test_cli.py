@@ -8,7 +8,7 @@ import pytest
 
 from neurocodec import Recording, read_recording, write_recording
 
-SUBCOMMANDS = ["encode", "decode", "info", "train", "bench", "codecs", "synth"]
+SUBCOMMANDS = ["encode", "decode", "info", "train", "bench", "codecs", "synth", "spikes"]
 
 
 def neurocodec(*args, cwd=None):

@@ -141,6 +141,10 @@ def _parser():
     p.add_argument("--duration", type=float, default=1.0, help="seconds (default 1)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=_synth)
+
+    from .spikes.cli import add_commands as add_spike_commands
+
+    add_spike_commands(sub)
     return parser
 
 
