@@ -351,3 +351,14 @@ def test_ncs_n_valid_over_512(tmp_path):
                                           "more than 512") as error:
         read_recording(tmp_path / "x.ncs")
     assert error.value.offset == 17444
+
+
+def test_open_ephys_writer_round_trips_through_the_reader(tmp_path):
+    samples = np.random.default_rng(11).integers(-32768, 32768, (300, 5)).astype(np.int16)
+    write_recording(tmp_path / "rec" / "structure.oebin", Recording(samples, 30000.0, 0.195))
+    back = read_recording(tmp_path / "rec")
+    assert np.array_equal(back.samples, samples) and back.rate == 30000.0
+    assert back.uv_per_bit == 0.195 and back.metadata["format"] == "open-ephys-binary"
+    data = tmp_path / "rec" / "continuous" / "neurocodec-100.0"
+    assert (data / "continuous.dat").read_bytes() == samples.astype("<i2").tobytes()
+    assert np.array_equal(np.load(data / "timestamps.npy"), np.arange(300))

@@ -243,7 +243,8 @@ def choose_shift(recording: Recording, codec: Codec, shift: str) -> int:
         raise ParameterError(f"--shift must be an integer or 'auto', not {shift!r}") from None
 
 
-SOURCE_SUFFIX = {"wav": ".wav", "npy": ".npy"}  # other sources decode to raw int16 (.dat)
+# The default output of `decode`: the format the input was read from (else raw int16, .dat).
+SOURCE_SUFFIX = {"wav": ".wav", "npy": ".npy", "open-ephys-binary": "/structure.oebin"}
 
 
 def _encode(args):
@@ -435,7 +436,7 @@ def _decode_target(args, source, target, recording) -> Path:
     if not isinstance(target, tuple):
         return target
     _, folder, name = target
-    path = folder / (name + SOURCE_SUFFIX.get(recording.metadata.get("format"), ".dat"))
+    path = Path(f"{folder / name}{SOURCE_SUFFIX.get(recording.metadata.get('format'), '.dat')}")
     if path.resolve() == source.resolve() or (path.exists() and not args.force):
         raise ParameterError(f"{path} exists; give -o, or --force to overwrite it")
     return path

@@ -18,7 +18,8 @@ Readers (chosen by :func:`read_recording` from the path):
 * anything else (``.dat``, ``.bin``, ``.raw``...): raw interleaved int16 little-endian, which
   needs ``channels`` and ``rate``.
 
-Writers: ``.wav`` (16-bit), ``.npy``, raw int16 (any other suffix).
+Writers: ``.wav`` (16-bit), ``.npy``, Open Ephys binary (a path named ``structure.oebin``), raw
+int16 (any other suffix).
 
 Code grids. The N1 WAV files hold 10-bit ADC codes stretched over int16. With L = 1024 levels,
 every value v of all 149 files of the development set (936 distinct values) and its code k follow,
@@ -111,7 +112,9 @@ def read_recording(path, *, channels: int | None = None, rate: float | None = No
 
 
 def write_recording(path, recording: Recording) -> None:
-    """Write a recording as 16-bit WAV, ``.npy`` or raw int16, chosen by the suffix."""
+    """Write a recording as 16-bit WAV, ``.npy``, Open Ephys binary (a path named
+    ``structure.oebin``: the folder gets it and ``continuous/neurocodec-100.0/continuous.dat``)
+    or raw int16 (any other suffix), chosen by the path."""
     path = Path(path)
     samples = recording.samples
     suffix = path.suffix.lower()
@@ -121,6 +124,9 @@ def write_recording(path, recording: Recording) -> None:
     if samples.min(initial=0) < -32768 or samples.max(initial=0) > 32767:
         raise ParameterError(f"{path}: samples do not fit 16 bits; write .npy instead")
     samples16 = samples.astype("<i2")
+    if path.name == "structure.oebin":
+        _write_open_ephys(path, recording, samples16)
+        return
     if suffix == ".wav":
         if recording.rate != int(recording.rate):
             raise ParameterError(f"{path}: WAV needs an integer sample rate, not {recording.rate}")
@@ -131,6 +137,32 @@ def write_recording(path, recording: Recording) -> None:
             out.writeframes(samples16.tobytes())
     else:
         path.write_bytes(samples16.tobytes())
+
+
+def _write_open_ephys(oebin: Path, recording: Recording, samples16: np.ndarray) -> None:
+    """Open Ephys binary format (GUI 0.4 layout): structure.oebin, continuous.dat (int16 LE,
+    interleaved) and timestamps.npy (sample numbers), as the reader above reads it back."""
+    stream = "neurocodec-100.0"
+    data = oebin.parent / "continuous" / stream
+    data.mkdir(parents=True, exist_ok=True)
+    samples16.tofile(data / "continuous.dat")
+    np.save(data / "timestamps.npy", np.arange(recording.n_samples, dtype=np.int64))
+    volts = recording.uv_per_bit if recording.uv_per_bit else 1.0
+    structure = {
+        "GUI version": "0.4.4.1",
+        "continuous": [{
+            "folder_name": stream + "/", "sample_rate": recording.rate,
+            "source_processor_name": "neurocodec", "source_processor_id": 100,
+            "source_processor_sub_idx": 0, "recorded_processor": "neurocodec",
+            "recorded_processor_id": 100, "num_channels": recording.channels,
+            "channels": [{"channel_name": f"CH{c + 1}", "description": "decoded by neurocodec",
+                          "identifier": "genericdata.continuous", "history": "neurocodec",
+                          "bit_volts": volts, "units": "uV", "source_processor_index": c,
+                          "recorded_processor_index": c} for c in range(recording.channels)],
+        }],
+        "events": [], "spikes": [],
+    }
+    oebin.write_text(json.dumps(structure, indent=2) + "\n")
 
 
 @dataclass(frozen=True)
