@@ -659,28 +659,15 @@ def _encode_blocks(x: np.ndarray, first_block: int, params: DhuffParams,
     """Code reduced samples (T, C) as blocks numbered from ``first_block``: (data words, words
     per block). Every block but the last holds N scans."""
     t_count, channels = x.shape
-    raw_rows = np.arange(t_count) % params.block == 0
-    starts = np.arange(0, t_count, params.block)
-    r, ctx = _model(x, params.block, params.width, params.contexts, params.reversion)
-
-    # One bit field per sample, in scan order: raw W bits, or code | low bits | sign.
-    magnitude = np.abs(r)
-    high = magnitude >> params.low_bits
-    sign_len = (r != 0).astype(np.int64)
-    value = ((dictionary.codes[ctx, high] << params.low_bits
-              | (magnitude & ((1 << params.low_bits) - 1))) << sign_len) | (r < 0)
-    length = dictionary.lengths[ctx, high].astype(np.int64) + params.low_bits + sign_len
-    value[raw_rows] = x[raw_rows] & ((1 << params.width) - 1)
-    length[raw_rows] = params.width
-
-    # Bits per block, with its 16-bit index word, padded to a word.
-    row_bits = length.sum(axis=1)
-    block_bits = np.add.reduceat(row_bits, starts) + 16 if t_count else np.zeros(0, np.int64)
-    pad = (-block_bits) % 16
-    block_words = (block_bits + pad) // 16
-    words = _pack(value.reshape(-1), length.reshape(-1), starts * channels, pad,
-                  int(block_words.sum()), first_block)
-    return words, block_words
+    n_blocks = -(-t_count // params.block)
+    widest = max(params.width, dictionary.max_length + params.low_bits + 1)
+    bound = (t_count * channels * widest + n_blocks * 31) // 16 + 1
+    out = np.empty(bound, np.uint16)
+    block_words = np.zeros(n_blocks, np.int64)
+    used = _encode_kernel(np.ascontiguousarray(x, np.int64), params.block, params.width,
+                          params.low_bits, params.contexts, params.reversion, dictionary.codes,
+                          dictionary.lengths.astype(np.int64), first_block, out, block_words)
+    return out[:used].copy(), block_words
 
 
 def _check_dictionary(dictionary: Dictionary, params: DhuffParams):
@@ -794,46 +781,70 @@ _ERRORS = {
 }
 
 
+@njit(inline="always")
+def _put(out, pos, acc, bits, value, n):
+    """Append the n-bit value (n <= 32) MSB first; whole 16-bit words go to out[pos:]."""
+    acc = (acc << n) | value
+    bits += n
+    while bits >= 16:
+        bits -= 16
+        out[pos] = (acc >> bits) & 0xFFFF
+        pos += 1
+    return pos, acc & ((1 << bits) - 1), bits
+
+
 @njit(cache=True)
-def _pack(value, length, block_first_field, pad, n_words, first_block):
-    out = np.zeros(n_words, np.uint16)
-    acc = np.uint64(0)
-    bits = 0
+def _encode_kernel(x, block, width, low_bits, contexts, reversion, codes, lengths, first_block,
+                   out, block_words):
+    """The encoder of docs/formats/dhuff.md in one pass: blocks (index word, raw first scan,
+    coded samples, padding to a word) into out; returns the number of words written."""
+    t_count, channels = x.shape
+    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    raw_mask = (1 << width) - 1
+    low_mask = (1 << low_bits) - 1
+    prev = np.zeros(channels, np.int64)
+    mean = np.zeros(channels, np.int64)
+    activity = np.zeros(channels, np.int64)
     pos = 0
-    block = 0
-    n_blocks = block_first_field.size
-    for i in range(value.size + 1):
-        # The block index word goes before the first field of each block; the padding after its
-        # last field (which is just before the next block's first field, or the end).
-        while block < n_blocks and block_first_field[block] == i:
-            if block:
-                acc <<= np.uint64(pad[block - 1])
-                bits += pad[block - 1]
-            acc = (acc << np.uint64(16)) | np.uint64((first_block + block) & 0xFFFF)
-            bits += 16
-            while bits >= 16:
-                out[pos] = (acc >> np.uint64(bits - 16)) & np.uint64(0xFFFF)
-                pos += 1
-                bits -= 16
-            acc &= (np.uint64(1) << np.uint64(bits)) - np.uint64(1)
-            block += 1
-        if i == value.size:
-            break
-        acc = (acc << np.uint64(length[i])) | np.uint64(value[i])
-        bits += length[i]
-        while bits >= 16:
-            out[pos] = (acc >> np.uint64(bits - 16)) & np.uint64(0xFFFF)
-            pos += 1
-            bits -= 16
-        acc &= (np.uint64(1) << np.uint64(bits)) - np.uint64(1)
-    if n_blocks:
-        acc <<= np.uint64(pad[n_blocks - 1])
-        bits += pad[n_blocks - 1]
-        while bits >= 16:
-            out[pos] = (acc >> np.uint64(bits - 16)) & np.uint64(0xFFFF)
-            pos += 1
-            bits -= 16
-    return out
+    acc = 0
+    bits = 0
+    start = 0
+    nb = 0
+    for t in range(t_count):
+        if t % block == 0:
+            if nb:  # pad the previous block to a word
+                if bits:
+                    pos, acc, bits = _put(out, pos, acc, bits, 0, 16 - bits)
+                block_words[nb - 1] = pos - start
+            start = pos
+            pos, acc, bits = _put(out, pos, acc, bits, (first_block + nb) & 0xFFFF, 16)
+            nb += 1
+            for c in range(channels):
+                v = x[t, c]
+                pos, acc, bits = _put(out, pos, acc, bits, v & raw_mask, width)
+                prev[c] = v
+                mean[c] = v << MEAN_SHIFT
+                activity[c] = ACTIVITY_RESET
+            continue
+        for c in range(channels):
+            v = x[t, c]
+            j = min(_bucket(activity[c]), contexts - 1)
+            d = v - _predict(prev[c], mean[c], reversion, lo, hi)
+            m = abs(d)
+            h = m >> low_bits
+            pos, acc, bits = _put(out, pos, acc, bits, codes[j, h], lengths[j, h])
+            if low_bits:
+                pos, acc, bits = _put(out, pos, acc, bits, m & low_mask, low_bits)
+            if d:
+                pos, acc, bits = _put(out, pos, acc, bits, 1 if d < 0 else 0, 1)
+            activity[c] += m - (activity[c] >> ACTIVITY_SHIFT)
+            mean[c] += v - (mean[c] >> MEAN_SHIFT)
+            prev[c] = v
+    if nb:
+        if bits:
+            pos, acc, bits = _put(out, pos, acc, bits, 0, 16 - bits)
+        block_words[nb - 1] = pos - start
+    return pos
 
 
 @njit(inline="always")
