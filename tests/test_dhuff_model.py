@@ -9,6 +9,7 @@ from neurocodec import Recording, synthetic_recording
 from neurocodec.codecs import decode_container, dhuff, encode_recording, get_codec
 from neurocodec.container import Container
 from neurocodec.errors import FormatError, ParameterError
+from neurocodec.huffman import package_merge
 
 SEED = 4242
 
@@ -89,8 +90,8 @@ def test_dictionary_is_complete_and_deterministic():
 
 def test_package_merge_is_optimal_on_a_known_case():
     # Counts 1, 1, 2, 4: Huffman lengths 3, 3, 2, 1; limited to 2 bits: all 2.
-    assert dhuff._package_merge(np.array([4, 2, 1, 1]), 3).tolist() == [1, 2, 3, 3]
-    assert dhuff._package_merge(np.array([4, 2, 1, 1]), 2).tolist() == [2, 2, 2, 2]
+    assert package_merge(np.array([4, 2, 1, 1]), 3).tolist() == [1, 2, 3, 3]
+    assert package_merge(np.array([4, 2, 1, 1]), 2).tolist() == [2, 2, 2, 2]
 
 
 def test_rom_layouts_and_images():

@@ -44,9 +44,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .codecs import Codec, fitting_shift, get_codec, list_codecs, reduce_samples
+from .codecs import Codec, DhuffCodec, fitting_shift, get_codec, list_codecs, reduce_samples
+from .codecs.dhuff import DhuffParams, train_dictionary
 from .errors import NeurocodecError
-from .recording import read_recording
+from .recording import CodeGrid, read_recording
 from .synthetic import synthetic_recording
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -280,10 +281,6 @@ class HeldOutDhuff(Method):
     def __init__(self, name, parts, *, grid=None, sample_bits=16, low_bits=0, contexts=1,
                  reversion=0, layout="canonical", max_length=16, block=4096, frame_words=65534,
                  folds=2):
-        from .codecs import DhuffCodec
-        from .codecs.dhuff import DhuffParams, train_dictionary
-        from .recording import CodeGrid
-
         self.name, self.grid = name, CodeGrid(grid) if grid else None
         params = DhuffParams(0, low_bits, block, frame_words, sample_bits, contexts, reversion)
         coded = [self._forward(np.asarray(p)) for p in parts]

@@ -19,6 +19,7 @@ import numpy as np
 from numba import njit
 
 from ..errors import FormatError, ParameterError
+from ..huffman import canonical_codes, code_tables, package_merge
 
 NO_BLOCK_START = 0xFFFF  # boundary word of a frame in which no block starts
 MAX_CONTEXTS = 16
@@ -100,12 +101,7 @@ class Dictionary:
                                  f"the Kraft inequality (sum {kraft.max()})")
         if self.layout == "canonical":
             self._check_canonical()
-        self.codes = np.empty(self.lengths.shape, np.int64)
-        for j, row in enumerate(self.lengths):
-            counts, first_code, first_index, order = _code_tables(row)
-            rank = np.empty(n, np.int64)
-            rank[order] = np.arange(n)
-            self.codes[j] = first_code[row] + rank - first_index[row]
+        self.codes = np.array([canonical_codes(row) for row in self.lengths])
 
     @property
     def contexts(self) -> int:
@@ -136,7 +132,7 @@ class Dictionary:
         """(first_symbol, first_code) of one table, indexed by length 1..max_length (index 0
         unused); max_length is the dictionary's, over all tables."""
         self._check_canonical()
-        _, first_code, first_index, _ = _code_tables(self.lengths[context])
+        _, first_code, first_index, _ = code_tables(self.lengths[context])
         # Lengths rise with the symbol, so the symbols of length l start at first_index[l].
         return first_index[: self.max_length + 1], first_code[: self.max_length + 1]
 
@@ -273,7 +269,7 @@ def dictionary_from_counts(counts, max_length: int, layout: str = "canonical") -
         raise ParameterError(f"dictionary: max_length must be in "
                              f"{int(np.ceil(np.log2(counts.size)))}..32 for {counts.size} symbols, "
                              f"not {max_length}")
-    lengths = _package_merge(counts, max_length)
+    lengths = package_merge(counts, max_length)
     if layout == "canonical":
         lengths = np.sort(lengths)
     return Dictionary(lengths, layout)
@@ -303,7 +299,7 @@ class StreamEncoder:
     """Push chunks of samples, pull whole frames: the encoder as a stream (as the gateware runs).
 
     ``push(chunk)`` takes scans (t, C) of any length; every complete block is coded at once.
-    ``pull()`` returns the frames completed so far (bytes, a whole number of frames) and forgets
+    ``pull()`` returns the frames completed so far (bytes, whole M-word frames) and forgets
     them. ``close()`` codes the last, shorter block, pads the last frame and returns the rest.
     The concatenated output equals :func:`encode` of all the pushed samples.
     """
@@ -451,9 +447,9 @@ class LossyDecode:
 
     ``samples`` (T, C) int16 holds every decoded scan; the scans in ``lost`` (half-open ranges
     [start, stop) of scan numbers, all channels) could not be decoded and are zeros there, never
-    made up. ``received`` is False exactly on the lost scans. ``complete`` says whether T is
-    known (``n_samples`` given); without it the last block of the stream is never trusted
-    (it could be a shorter last block) and T ends before it.
+    made up. ``received`` is False exactly on the lost scans. T is ``n_samples`` when it was given;
+    without it the last block of the stream is never trusted (it could be a shorter last block),
+    T ends before it and ``notes`` says so.
     """
 
     samples: np.ndarray
@@ -598,9 +594,12 @@ def decode_frames_lossy(frames: np.ndarray, present: np.ndarray, channels: int,
                 decoded[b + k] = (out[k * n:(k + 1) * n] << params.discard_bits).astype(np.int16)
             next_block = max(next_block, b + done)
             if status:
-                if not (status == 1 and end == words.size):
+                if status != 1:
                     notes.append(f"block {b + done}: {_ERRORS[status].format(detail=detail)} "
                                  f"(data word {where}); restarting at the next block start")
+                elif end < words.size:
+                    notes.append(f"block {b + done}: frames missing after data word {end}; "
+                                 "restarting at the next block start")
                 search_from = int(starts[done]) + 1
                 pos = None
                 break
@@ -689,7 +688,7 @@ def _check_shape(channels: int, n_samples: int, n_words: int, params: DhuffParam
 
 
 def _decoder_tables(dictionary: Dictionary):
-    tables = [_code_tables(row) for row in dictionary.lengths]
+    tables = [code_tables(row) for row in dictionary.lengths]
     counts, first_code, first_index, order = (np.array([t[i] for t in tables]) for i in range(4))
     return first_code, first_index, counts, order.astype(np.int64), dictionary.max_length
 
@@ -726,49 +725,12 @@ def _boundaries(block_starts, first_word, data_words) -> np.ndarray:
 
 def _split_frames(n_words: int, m: int):
     """(first word of each frame, its number of data words) of a stream of n_words words whose
-    last frame may be short; None when the lengths cannot form frames."""
+    last frame may be short (it always holds the boundary word)."""
     n_frames = -(-n_words // m)
     sizes = np.full(n_frames, m - 1, np.int64)
     if n_frames:
         sizes[-1] = n_words - (n_frames - 1) * m - 1
     return np.arange(n_frames) * m, sizes
-
-
-def _code_tables(lengths: np.ndarray):
-    """The canonical code (the DEFLATE rule), by length l = 0..33: (count of symbols of length l,
-    first code of length l, index in ``order`` of its first symbol, ``order``: the symbols sorted
-    by (length, symbol))."""
-    counts = np.bincount(lengths, minlength=34).astype(np.int64)
-    first_code = np.zeros(34, np.int64)
-    first_index = np.zeros(34, np.int64)
-    for length in range(1, 34):
-        first_code[length] = (first_code[length - 1] + counts[length - 1]) << 1
-        first_index[length] = first_index[length - 1] + counts[length - 1]
-    order = np.lexsort((np.arange(lengths.size), lengths)).astype(np.int64)
-    return counts, first_code, first_index, order
-
-
-def _package_merge(counts: np.ndarray, max_length: int) -> np.ndarray:
-    """Optimal code lengths <= max_length (Larmore-Hirschberg package-merge), deterministic."""
-    n = counts.size
-    order = np.argsort(counts, kind="stable")
-    leaves = counts[order]
-    lists, is_package = [leaves], [np.zeros(n, bool)]
-    for _ in range(max_length - 1):
-        previous = lists[-1]
-        pairs = previous[: previous.size // 2 * 2].reshape(-1, 2).sum(axis=1)
-        merged = np.concatenate((leaves, pairs))
-        kind = np.concatenate((np.zeros(n, bool), np.ones(pairs.size, bool)))
-        rank = np.argsort(merged, kind="stable")  # leaves before packages on ties
-        lists.append(merged[rank])
-        is_package.append(kind[rank])
-    lengths = np.zeros(n, np.int64)
-    take = 2 * n - 2
-    for level in range(max_length - 1, -1, -1):
-        chosen = is_package[level][:take]
-        lengths[order[: int((~chosen).sum())]] += 1
-        take = 2 * int(chosen.sum())
-    return lengths
 
 
 _ERRORS = {
@@ -822,13 +784,11 @@ def _encode_kernel(x, block, width, low_bits, contexts, reversion, codes, length
             for c in range(channels):
                 v = x[t, c]
                 pos, acc, bits = _put(out, pos, acc, bits, v & raw_mask, width)
-                prev[c] = v
-                mean[c] = v << MEAN_SHIFT
-                activity[c] = ACTIVITY_RESET
+                prev[c], mean[c], activity[c] = _start(v)
             continue
         for c in range(channels):
             v = x[t, c]
-            j = min(_bucket(activity[c]), contexts - 1)
+            j = _context(activity[c], contexts)
             d = v - _predict(prev[c], mean[c], reversion, lo, hi)
             m = abs(d)
             h = m >> low_bits
@@ -837,9 +797,7 @@ def _encode_kernel(x, block, width, low_bits, contexts, reversion, codes, length
                 pos, acc, bits = _put(out, pos, acc, bits, m & low_mask, low_bits)
             if d:
                 pos, acc, bits = _put(out, pos, acc, bits, 1 if d < 0 else 0, 1)
-            activity[c] += m - (activity[c] >> ACTIVITY_SHIFT)
-            mean[c] += v - (mean[c] >> MEAN_SHIFT)
-            prev[c] = v
+            prev[c], mean[c], activity[c] = _advance(v, mean[c], activity[c], d)
     if nb:
         if bits:
             pos, acc, bits = _put(out, pos, acc, bits, 0, 16 - bits)
@@ -877,6 +835,23 @@ def _bucket(acc):
 
 
 @njit(inline="always")
+def _start(v):
+    """A channel's (prev, mean, activity) at its raw first sample of a block."""
+    return v, v << MEAN_SHIFT, ACTIVITY_RESET
+
+
+@njit(inline="always")
+def _context(activity, contexts):
+    return min(_bucket(activity), contexts - 1)
+
+
+@njit(inline="always")
+def _advance(v, mean, activity, r):
+    """(prev, mean, activity) after the coded sample v with residual r."""
+    return v, mean + v - (mean >> MEAN_SHIFT), activity + abs(r) - (activity >> ACTIVITY_SHIFT)
+
+
+@njit(inline="always")
 def _predict(prev, mean, reversion, lo, hi):
     if reversion == 0:
         return prev
@@ -899,15 +874,13 @@ def _model(x, block, width, contexts, reversion):
         for t in range(t_count):
             v = x[t, c]
             if t % block == 0:
-                prev, mean, acc = v, v << MEAN_SHIFT, ACTIVITY_RESET
+                prev, mean, acc = _start(v)
                 continue
-            j = min(_bucket(acc), contexts - 1)
+            j = _context(acc, contexts)
             d = v - _predict(prev, mean, reversion, lo, hi)
             r[t, c] = d
             ctx[t, c] = j
-            acc += abs(d) - (acc >> ACTIVITY_SHIFT)
-            mean += v - (mean >> MEAN_SHIFT)
-            prev = v
+            prev, mean, acc = _advance(v, mean, acc, d)
     return r, ctx
 
 
@@ -942,12 +915,10 @@ def _decode_blocks(words, pos, end, out, block_starts, first_block, count, n_row
                         return 1, pos, 0, k, pos
                     if v > hi:
                         v -= 1 << width
-                    prev[c] = v
-                    mean[c] = v << MEAN_SHIFT
-                    activity[c] = ACTIVITY_RESET
+                    prev[c], mean[c], activity[c] = _start(v)
                     out[t, c] = v
                     continue
-                j = min(_bucket(activity[c]), contexts - 1)
+                j = _context(activity[c], contexts)
                 # Canonical Huffman decoding with table j, one bit at a time.
                 code = 0
                 symbol = -1
@@ -975,9 +946,7 @@ def _decode_blocks(words, pos, end, out, block_starts, first_block, count, n_row
                 v = _predict(prev[c], mean[c], reversion, lo, hi) + d
                 if v < lo or v > hi:
                     return 4, pos - 1, v, k, pos
-                activity[c] += abs(d) - (activity[c] >> ACTIVITY_SHIFT)
-                mean[c] += v - (mean[c] >> MEAN_SHIFT)
-                prev[c] = v
+                prev[c], mean[c], activity[c] = _advance(v, mean[c], activity[c], d)
                 out[t, c] = v
         if acc != 0:
             return 5, pos - 1, 0, k, pos

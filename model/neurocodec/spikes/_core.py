@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from ..codecs.dhuff import _package_merge
+from ..huffman import canonical_codes, package_merge
 from ..errors import FormatError, ParameterError
 
 MAGIC = b"NCSK"
@@ -188,6 +188,22 @@ def check_shape(header: StreamHeader, t_count, n_count):
         if given is not None and given != stored:
             raise ParameterError(f"{header.codec}: {name}={given} given, the stream stores "
                                  f"{name}={stored}")
+
+
+class SpikeCodec:
+    """What every spike codec shares: ``decompress(data)`` takes T and N from the stream's
+    header (given T and N are only checked against it); ``_body(header)`` decodes the body."""
+
+    name: str
+
+    def decompress(self, data, T: int | None = None, N: int | None = None,
+                   max_bins: int = DEFAULT_MAX_BINS) -> np.ndarray:
+        header = parse_header(data, self.name, max_bins)
+        check_shape(header, T, N)
+        return self._body(header)
+
+    def _body(self, header) -> np.ndarray:
+        raise NotImplementedError
 
 
 # --------------------------------------------------------------------------------------------
@@ -396,24 +412,8 @@ def huffman_lengths(counts: np.ndarray) -> np.ndarray:
     lengths = np.empty(n, np.int64)
     lengths[order] = _huffman_depths(counts[order].astype(np.int64))
     if lengths.max() > MAX_CODE_LENGTH:
-        lengths = _package_merge(counts.astype(np.int64), MAX_CODE_LENGTH)
+        lengths = package_merge(counts.astype(np.int64), MAX_CODE_LENGTH)
     return lengths
-
-
-def canonical_codes(lengths: np.ndarray) -> np.ndarray:
-    """Canonical codes (DEFLATE rule) for the used symbols in increasing symbol order: symbols
-    sorted by (length, symbol) take consecutive codes; the first code of length l is
-    (first code of l-1 + count of l-1) << 1."""
-    counts = np.bincount(lengths, minlength=MAX_CODE_LENGTH + 2)
-    counts[0] = 0
-    first = np.zeros(MAX_CODE_LENGTH + 2, np.int64)
-    for length in range(1, MAX_CODE_LENGTH + 2):
-        first[length] = (first[length - 1] + counts[length - 1]) << 1
-    order = np.lexsort((np.arange(lengths.size), lengths))
-    codes = np.empty(lengths.size, np.int64)
-    rank_in_length = np.arange(lengths.size) - np.searchsorted(lengths[order], lengths[order])
-    codes[order] = first[lengths[order]] + rank_in_length
-    return codes
 
 
 def _gamma_bits(d: np.ndarray) -> np.ndarray:

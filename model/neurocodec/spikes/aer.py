@@ -6,8 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from ._core import (DEFAULT_MAX_BINS, Reader, SpikeResult, _bits, _put, as_raster, check_shape,
-                    pack_stream, parse_header, varint)
+from ._core import (as_raster, _bits, pack_stream, _put, Reader, SpikeCodec, SpikeResult, varint)
 
 DELTA_BITS = 16
 
@@ -91,7 +90,7 @@ _ERRORS = {1: "event {i} is an escape with a zero count", 2: "event {i} is a sec
            6: "the last event is an escape", 7: "padding bits after the last event are not zero"}
 
 
-class AERCodec:
+class AERCodec(SpikeCodec):
     """Fixed-width words: a 16-bit time delta, then a B-bit channel id (B = bit length of N).
     Gaps of 2^16 samples or more take an escape word (id 2^B - 1) first. Above 50% density the
     silent bins are coded instead."""
@@ -121,10 +120,7 @@ class AERCodec:
                                8 * len(data), True, b, int(words.size), int(big.sum()),
                                bool(inverted), payload.size / p.size if p.size else 0.0)
 
-    def decompress(self, data, T: int | None = None, N: int | None = None,
-                   max_bins: int = DEFAULT_MAX_BINS) -> np.ndarray:
-        header = parse_header(data, "aer", max_bins)
-        check_shape(header, T, N)
+    def _body(self, header) -> np.ndarray:
         return _decode_body(header)
 
 

@@ -21,8 +21,8 @@ context guesses its majority value), the floor under any XOR-predictive scheme w
 """
 
 import argparse
+import math
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ from numba import njit
 
 from . import decompress, detect, get_codec, synthetic_raster
 from ._core import _symbolize, spike_keys
+from ..benchmark import best_time
 from ..recording import read_recording
 
 DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
@@ -80,16 +81,6 @@ def context_oracle(raster: np.ndarray, k: int = 8) -> int:
     return int(counts.min(axis=1).sum())
 
 
-def _best_time(fn, repeat):
-    best, out = None, None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        elapsed = time.perf_counter() - start
-        best = elapsed if best is None else min(best, elapsed)
-    return best, out
-
-
 def bench_rows(rasters: dict, repeat: int = 1, configs=CONFIGS) -> list[dict]:
     rows = []
     for name, raster in rasters.items():
@@ -102,8 +93,8 @@ def bench_rows(rasters: dict, repeat: int = 1, configs=CONFIGS) -> list[dict]:
         for label, codec_name, kwargs in configs:
             codec = get_codec(codec_name, **kwargs)
             codec.compress(raster[:2])  # compile outside the timing
-            enc, (data, result) = _best_time(lambda: codec.compress(raster), repeat)
-            dec, back = _best_time(lambda: decompress(data), repeat)
+            enc, _, (data, result) = best_time(lambda: codec.compress(raster), repeat, math.inf)
+            dec, _, back = best_time(lambda: decompress(data), repeat, math.inf)
             row = {"input": name, "codec": label, "T": t_count, "N": n_count,
                    "spikes": n_spikes, "bits": 8 * len(data), "ratio": bins / (8 * len(data)),
                    "bits_per_spike": 8 * len(data) / n_spikes if n_spikes else float("nan"),

@@ -5,9 +5,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._core import (DEFAULT_MAX_BINS, Reader, SpikeResult, as_raster, backend_name, check_int,
-                    check_shape, decode_positions, encode_positions, keys_to_raster, pack_stream,
-                    parse_header, spike_keys, varint, encode_ints, decode_ints)
+from ._core import (as_raster, backend_name, check_int, decode_ints, decode_positions, encode_ints,
+                    encode_positions, keys_to_raster, pack_stream, Reader, spike_keys, SpikeCodec,
+                    SpikeResult, varint)
 from .isi import check_backend
 
 
@@ -25,7 +25,7 @@ class DeltaResult(SpikeResult):
                 f"{self.n_coded} ones coded, {self.backend}")
 
 
-class DeltaCodec:
+class DeltaCodec(SpikeCodec):
     """Groups of ``group_size`` (1..256) neighbouring channels; the channel with the most spikes
     (lowest index on ties) is the reference, sent as is; every other channel is XORed with it
     when that gives fewer ones (a per-channel flag says which)."""
@@ -66,10 +66,7 @@ class DeltaCodec:
                                  True, backend_name(block[0]), g, n_groups, int(xored.sum()),
                                  int(coded.size), 1 - coded.size / bins if bins else 1.0)
 
-    def decompress(self, data, T: int | None = None, N: int | None = None,
-                   max_bins: int = DEFAULT_MAX_BINS) -> np.ndarray:
-        header = parse_header(data, "delta", max_bins)
-        check_shape(header, T, N)
+    def _body(self, header) -> np.ndarray:
         return _decode_body(header)
 
 

@@ -4,9 +4,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._core import (U32_MAX, Reader, SpikeResult, as_raster, backend_name, check_int, check_shape,
-                    decode_positions, encode_positions, keys_to_raster, pack_stream, parse_header,
-                    spike_keys, varint, DEFAULT_MAX_BINS)
+from ._core import (as_raster, backend_name, check_int, decode_positions, encode_positions,
+                    keys_to_raster, pack_stream, Reader, spike_keys, SpikeCodec, SpikeResult,
+                    U32_MAX, varint)
 from ..errors import ParameterError
 
 MODES = ("lossless", "lossy")
@@ -36,7 +36,7 @@ def check_backend(backend, codec):
     return backend
 
 
-class ISICodec:
+class ISICodec(SpikeCodec):
     """Inter-spike intervals: the gaps between the ones of the raster read channel after channel
     (channel-major), LEB128 or Huffman coded. ``mode='lossy'`` quantises spike times to bins of
     ``timing_precision`` samples (decoded at the bin centre)."""
@@ -74,10 +74,7 @@ class ISICodec:
                            backend_name(block[0]), q, int(keys.size) + 1, merged, max_error)
         return data, result
 
-    def decompress(self, data, T: int | None = None, N: int | None = None,
-                   max_bins: int = DEFAULT_MAX_BINS) -> np.ndarray:
-        header = parse_header(data, "isi", max_bins)
-        check_shape(header, T, N)
+    def _body(self, header) -> np.ndarray:
         return _decode_body(header)
 
 

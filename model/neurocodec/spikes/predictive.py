@@ -12,9 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from ._core import (DEFAULT_MAX_BINS, Reader, SpikeResult, as_raster, backend_name, check_int,
-                    check_shape, decode_positions, encode_positions, keys_to_raster, pack_stream,
-                    parse_header, spike_keys)
+from ._core import (as_raster, backend_name, check_int, decode_positions, encode_positions,
+                    keys_to_raster, pack_stream, Reader, spike_keys, SpikeCodec, SpikeResult)
 from .isi import check_backend
 from ..errors import ParameterError
 
@@ -164,7 +163,7 @@ class PredictiveResult(SpikeResult):
                 f"spike), accuracy {self.prediction_accuracy:.6f}, {self.backend}")
 
 
-class PredictiveCodec:
+class PredictiveCodec(SpikeCodec):
     """Predictor + XOR + ISI coding of the surprises.
 
     Predictors and parameters (stored in the stream, all integers):
@@ -205,10 +204,7 @@ class PredictiveCodec:
             backend_name(block[0]), int(keys.size), accuracy, accuracy,
             keys.size / n_spikes if n_spikes else float(keys.size))
 
-    def decompress(self, data, T: int | None = None, N: int | None = None,
-                   max_bins: int = DEFAULT_MAX_BINS) -> np.ndarray:
-        header = parse_header(data, "predictive", max_bins)
-        check_shape(header, T, N)
+    def _body(self, header) -> np.ndarray:
         return _decode_body(header)
 
 

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from ._core import (DEFAULT_MAX_BINS, Reader, SpikeResult, as_raster, check_int, check_shape,
-                    pack_stream, parse_header, varint)
+from ._core import (as_raster, check_int, pack_stream, Reader, SpikeCodec, SpikeResult, varint)
 from ..errors import FormatError, ParameterError
 
 MAX_WINDOW = 0xFFFF
@@ -52,6 +51,25 @@ def _vput(out, pos, v):
         pos += 1
     out[pos] = v
     return pos + 1
+
+
+@njit(inline="always")
+def _vget(buf, pos, size):
+    """Read a LEB128 varint at pos: (value, position after it, status): status 1 when the
+    buffer ends inside it, 2 for a redundant zero byte or more than 5 bytes."""
+    value = np.int64(0)
+    shift = 0
+    while True:
+        if pos >= size:
+            return value, pos, 1
+        b = np.int64(buf[pos])
+        if (shift > 0 and b == 0) or shift > 35:
+            return value, pos, 2
+        value |= (b & 0x7F) << shift
+        pos += 1
+        shift += 7
+        if b < 128:
+            return value, pos, 0
 
 
 @njit(cache=True)
@@ -128,20 +146,10 @@ def _decode_frames(buf, pos, n_frames, n_count, window, t_count, out):
         w = min(window, t_count - t0)
         m = (w + 7) // 8
         # frame header varint
-        h = np.int64(0)
-        shift = 0
         frame_start = pos
-        while True:
-            if pos >= size:
-                return 1, pos, f
-            b = np.int64(buf[pos])
-            if (shift > 0 and b == 0) or shift > 35:
-                return 2, pos, f
-            h |= (b & 0x7F) << shift
-            pos += 1
-            shift += 7
-            if b < 128:
-                break
+        h, pos, status = _vget(buf, pos, size)
+        if status:
+            return status, pos, f
         if h == 1:
             if pos + bitmap_bytes > size:
                 return 1, pos, f
@@ -163,20 +171,10 @@ def _decode_frames(buf, pos, n_frames, n_count, window, t_count, out):
                 return 5, frame_start, f
             n = -1
             for _ in range(a):
-                skip = np.int64(0)
-                shift = 0
                 start = pos
-                while True:
-                    if pos >= size:
-                        return 1, pos, f
-                    b = np.int64(buf[pos])
-                    if (shift > 0 and b == 0) or shift > 35:
-                        return 2, pos, f
-                    skip |= (b & 0x7F) << shift
-                    pos += 1
-                    shift += 7
-                    if b < 128:
-                        break
+                skip, pos, status = _vget(buf, pos, size)
+                if status:
+                    return status, pos, f
                 n = n + 1 + skip
                 if n >= n_count:
                     return 6, start, f
@@ -216,7 +214,7 @@ _ERRORS = {1: "the stream ends inside frame {f}", 2: "frame {f}: a varint is too
            "the window are set"}
 
 
-class StreamingCodec:
+class StreamingCodec(SpikeCodec):
     """Windows of ``window`` samples (default 20 = 1 ms at 20 kHz), each a frame that decodes
     alone (``compress_frame``, ``decompress_frame``)."""
 
@@ -276,10 +274,7 @@ class StreamingCodec:
                               f"{pos}", pos)
         return out.view(np.int8)
 
-    def decompress(self, data, T: int | None = None, N: int | None = None,
-                   max_bins: int = DEFAULT_MAX_BINS) -> np.ndarray:
-        header = parse_header(data, "streaming", max_bins)
-        check_shape(header, T, N)
+    def _body(self, header) -> np.ndarray:
         return _decode_body(header)
 
 

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from ._core import (DEFAULT_MAX_BINS, Reader, SpikeResult, check_int, check_shape, decode_ints,
-                    decode_positions, encode_ints, encode_positions, pack_stream,
-                    parse_header, spike_keys)
+from ._core import (check_int, decode_ints, decode_positions, encode_ints, encode_positions,
+                    pack_stream, Reader, spike_keys, SpikeCodec, SpikeResult)
 from ..errors import ParameterError
 
 PARAMS = struct.Struct("<HHHHHH")  # pre, post, background factor F, Qb, Qs, templates K
@@ -113,7 +112,7 @@ class WaveformResult(SpikeResult):
                 f"{self.max_abs_error}, rms error {self.rms_error:.1f}")
 
 
-class WaveformCodec:
+class WaveformCodec(SpikeCodec):
     """Lossy waveform codec. Parameters: detection ``threshold`` (sigmas, 4.5), ``refractory``
     (samples, 30), ``hp_window`` (32); snippet ``pre``/``post`` samples around the crossing (8,
     24); ``n_templates`` (16); ``residual_step`` Qs and ``background_step`` Qb (ADC units; None =
@@ -193,10 +192,7 @@ class WaveformCodec:
             sigma, 8 * len(times_block), 8 * len(tmpl_block) + 8 * len(index_block),
             8 * len(res_block), 8 * len(bg_block))
 
-    def decompress(self, data, T: int | None = None, N: int | None = None,
-                   max_bins: int = DEFAULT_MAX_BINS) -> np.ndarray:
-        header = parse_header(data, "waveform", max_bins)
-        check_shape(header, T, N)
+    def _body(self, header) -> np.ndarray:
         return _decode_body(header)
 
 
