@@ -1,6 +1,7 @@
 """The benchmark (neurocodec.benchmark, `make bench`) on tiny synthetic inputs."""
 
 import csv
+import json
 import zlib
 
 import numpy as np
@@ -150,7 +151,7 @@ def test_a_method_that_decodes_wrong_data_is_failed_with_no_size(tmp_path):
 def test_main_writes_the_reports_and_fails_on_a_bad_input_name(tmp_path, capsys):
     out = tmp_path / "reports"
     assert main(["--inputs", "synthetic", "--seconds", "0.02", "--repeat", "1", "--no-pin",
-                 "--out", str(out)]) == 0
+                 "--no-spikes", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "| synthetic |" in printed and "used: 0.02 s generated" in printed
     with open(out / "bench.csv") as source:
@@ -159,3 +160,25 @@ def test_main_writes_the_reports_and_fails_on_a_bad_input_name(tmp_path, capsys)
     assert {p.name for p in out.iterdir()} == {"bench.csv", "bench.md", "bench.json", "bench.png"}
     with pytest.raises(SystemExit):
         main(["--inputs", "nonexistent", "--no-pin", "--out", str(out)])
+
+
+def test_main_measures_the_spike_codecs_on_rasters_detected_from_given_files(tmp_path, capsys):
+    from neurocodec import Recording, write_recording
+    rng = np.random.default_rng(5)
+    print("seed 5")
+    samples = rng.normal(0, 10, (20000, 2)).astype(np.int16)
+    samples[1000:1005, 0] -= 300
+    samples[9000:9005, 1] -= 300
+    write_recording(tmp_path / "rec.wav", Recording(samples, 20000.0))
+    out = tmp_path / "reports"
+    assert main([str(tmp_path / "rec.wav"), "--seconds", "0.2", "--repeat", "1", "--no-pin",
+                 "--spike-seconds", "0.01", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    rows = json.loads((out / "bench-spikes.json").read_text())["rows"]
+    names = {r["input"] for r in rows}
+    assert names == {"synthetic 1024ch 20kHz 0.01s seed 0", "rec (detected)",
+                     "rhythmic 64ch period 6, 1% flips, seed 0"}
+    assert all(r["lossless_ok"] and r["bits"] > 0 and r["encode_msps"] > 0 for r in rows)
+    detected = [r for r in rows if r["input"] == "rec (detected)"]
+    assert {r["spikes"] for r in detected} == {2} and detected[0]["T"] == 20000
+    assert "| rec (detected) | isi-huffman | 20000 x 2 | 2 |" in printed

@@ -20,6 +20,11 @@ exactly is reported as FAILED, with no size.
 Writes ``bench.csv``, ``bench.md``, ``bench.json`` and ``bench.png`` (ratio against encode speed)
 into ``build/reports/`` (``--out``) and prints the Markdown table.
 
+The same run measures the spike codecs (``neurocodec.spikes.bench``; ``--no-spikes`` to leave them
+out) on the seeded synthetic raster (1024 channels x 20 kHz x 10 s; 1 s with ``--quick``) and on
+the rasters detected from the real recordings: ratio, model speed in M raster bins/s and the
+order-0 entropy of the intervals, into ``bench-spikes.md`` and ``bench-spikes.json``.
+
 ``run_benchmark(inputs, codecs=..., comparators=...)`` is the programmatic entry point: extra or
 replacement methods (objects with ``name``, ``kind``, ``note``, ``encode(part)``,
 ``decode(payload, part)`` and ``matches(decoded, part)``, see :class:`Method`) can be injected there.
@@ -661,6 +666,11 @@ def main(argv=None) -> int:
     parser.add_argument("--data", type=Path, default=DATA, help=f"real recordings (default {DATA})")
     parser.add_argument("--out", type=Path, default=REPORTS, help=f"report folder (default {REPORTS})")
     parser.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
+    parser.add_argument("--no-spikes", action="store_true",
+                        help="leave out the spike codecs' rows (bench-spikes.md)")
+    parser.add_argument("--spike-seconds", type=float, default=None,
+                        help="length of the synthetic 1024-channel raster (default 10 s; 1 s "
+                        "with --quick)")
     args = parser.parse_args(argv)
     default_names = "" if args.files else ",".join(INPUT_NAMES)
     names = [n.strip() for n in (args.inputs or default_names).split(",") if n.strip()]
@@ -726,10 +736,44 @@ def main(argv=None) -> int:
                       for p in paths.values())
     print(f"wrote {shown}")
     failed = [f"{r['input']}/{r['method']}" for r in rows if r["status"] != "ok"]
+    if not args.no_spikes:
+        failed += spike_rows(args, repeat)
     if failed:
         print(f"FAILED round trips: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def spike_rows(args, repeat: int) -> list[str]:
+    """Measure the spike codecs, write bench-spikes.md/.json; return the failed round trips."""
+    from .spikes import bench as spikes_bench
+    from .spikes import synthetic_raster
+    from .spikes.synthetic import rhythmic_raster
+
+    started = time.perf_counter()
+    seconds = args.spike_seconds or (1.0 if args.quick else 10.0)
+    rasters = {f"synthetic 1024ch 20kHz {seconds:g}s seed 0":
+               synthetic_raster(1024, 20000.0, seconds, seed=0),
+               # Where binary prediction pays: dense, short-range structure.
+               "rhythmic 64ch period 6, 1% flips, seed 0": rhythmic_raster(
+                   64, round(20000 * min(seconds, 1.0)), 6, 0.01, seed=0)}
+    for path in args.files:  # the given recordings, else the standard real ones
+        rec = read_recording(path)
+        rasters[f"{path.stem} (detected)"] = spikes_bench.detect(
+            rec.samples, refractory=max(1, round(rec.rate / 1000)))
+    if (args.data / "README.md").is_file() and not args.files:
+        rasters.update(spikes_bench.real_rasters(args.data, n1_files=4 if args.quick else 16))
+    print(f"  spike codecs on {len(rasters)} rasters", file=sys.stderr, flush=True)
+    rows = spikes_bench.bench_rows(rasters, repeat)
+    table = spikes_bench.markdown(rows)
+    note = (f"Spike codecs (docs/formats/spikes.md): ratio = T x N bins / stream bits (header, "
+            f"tables and CRC included); speed in M raster bins/s, best of {repeat}, one core; H0 = "
+            f"order-0 entropy of the isi gaps. Run time {time.perf_counter() - started:.0f} s.")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "bench-spikes.md").write_text(f"{note}\n\n{table}\n")
+    (args.out / "bench-spikes.json").write_text(json.dumps({"note": note, "rows": rows}, indent=1))
+    print(f"\n{note}\n\n{table}\nwrote {args.out / 'bench-spikes.md'}")
+    return [f"{r['input']}/{r['codec']}" for r in rows if not r["lossless_ok"]]
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ from .container import Container
 from .codecs import dhuff
 from .errors import FormatError, NeurocodecError, ParameterError
 from .recording import CodeGrid, Recording, read_recording, write_recording
+from .spikes import LOSSLESS_CODECS as SPIKE_CODECS
+from .spikes import cli as spikes_cli
 from .synthetic import synthetic_recording
 
 
@@ -46,11 +48,15 @@ def _parser():
     parser.add_argument("--version", action="version", version=f"neurocodec {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("encode", help="encode recordings into .ncd containers (or raw streams)",
+    p = sub.add_parser("encode", help="encode recordings into .ncd containers (or raw streams), "
+                       "or spike rasters into spike streams",
                        description="Encode recordings. Input formats: .wav, .npy, Open Ephys "
                        "(structure.oebin or its folder), SpikeGLX (.bin/.meta), Neuralynx .ncs, "
-                       "raw int16 (needs --channels, --rate). With several inputs, -o names a "
-                       "folder and each output is named after its input.")
+                       "raw int16 (needs --channels, --rate). With a spike codec ("
+                       + ", ".join(SPIKE_CODECS) + ") the inputs are rasters (.npy, shape (T, N), "
+                       "0/1; `neurocodec spikes detect` makes them from recordings) and the "
+                       "outputs spike streams (.nsk, docs/formats/spikes.md). With several inputs, "
+                       "-o names a folder and each output is named after its input.")
     p.add_argument("inputs", type=Path, nargs="+", metavar="INPUT")
     p.add_argument("-o", "--output", type=Path, required=True,
                    help="output file, or folder (several inputs, or an existing folder)")
@@ -71,6 +77,7 @@ def _parser():
                         "dhuff.md, Packets), no container")
     _input_options(p)
     _dhuff_options(p)
+    spikes_cli.add_encode_options(p)
     _batch_options(p)
     p.set_defaults(run=_encode)
 
@@ -248,8 +255,32 @@ SOURCE_SUFFIX = {"wav": ".wav", "npy": ".npy", "open-ephys-binary": "/structure.
 
 
 def _encode(args):
+    spikes = args.codec in SPIKE_CODECS
+    _check_options_apply(args, spikes)
+    if spikes:
+        spikes_cli.codec_from_args(args)  # bad options fail once, before any file is read
+        return _batch(args, list(zip(args.inputs, _outputs(args, ".nsk"))), spikes_cli.encode_file)
     outputs = _outputs(args, {"raw": ".bin", "packets": ".ncp"}.get(_stream_kind(args), ".ncd"))
     return _batch(args, list(zip(args.inputs, outputs)), _encode_one)
+
+
+def _check_options_apply(args, spikes: bool) -> None:
+    """Refuse options of the other kind of codec (recording codecs vs spike codecs)."""
+    if spikes:
+        given = [flag for flag, given in (
+            ("--shift", args.shift != "0"), ("--grid", args.grid != "auto"),
+            ("--select", args.select), ("--raw", args.raw), ("--packets", args.packets),
+            ("--channels", args.channels is not None), ("--rate", args.rate is not None),
+            *((f"--{n.replace('_', '-')}", getattr(args, n) is not None) for n in
+              ("discard_bits", "low_bits", "block", "frame_words", "contexts", "reversion",
+               "dictionary"))) if given]
+        what = f"spike codec {args.codec} (its input is a raster .npy)"
+    else:
+        given = [f"--{n.replace('_', '-')}" for n in spikes_cli.SPIKE_OPTIONS
+                 if getattr(args, n) is not None]
+        what = f"codec {args.codec} (spike codec options are for {', '.join(SPIKE_CODECS)})"
+    if given:
+        raise ParameterError(f"{', '.join(given)} do(es) not apply to {what}")
 
 
 def _decode(args):
@@ -384,6 +415,13 @@ def _encode_one(args, source: Path, target: Path) -> str:
 def _decode_one(args, source: Path, target) -> str:
     data = source.read_bytes()
     note = ""
+    if data[:4] == b"NCSK" and not (args.raw or args.packets):  # a spike stream
+        if isinstance(target, tuple):
+            _, folder, name = target
+            target = folder / f"{name}.npy"
+            if target.exists() and not args.force:
+                raise ParameterError(f"{target} exists; give -o, or --force to overwrite it")
+        return spikes_cli.decode_file(source, target)
     if args.raw or args.packets:
         name = args.codec or ("dhuff" if args.packets else None)
         if not (name and args.channels and args.rate):
@@ -444,6 +482,8 @@ def _decode_target(args, source, target, recording) -> Path:
 
 def _info(args):
     data = args.input.read_bytes() if args.input.is_file() else b""
+    if data[:4] == b"NCSK":  # a spike stream
+        return spikes_cli.describe(args.input, data)
     if data[:4] == b"NCDC":
         c = Container.from_bytes(data, str(args.input))
         original = c.n_samples * c.channels * 2
@@ -480,6 +520,18 @@ def _info(args):
 def _codecs(args):
     for name in list_codecs():
         print(f"{name:10s} {get_codec(name).summary}")
+    print("spike codecs (rasters .npy (T, N) of 0/1; `neurocodec encode --codec NAME`):")
+    for name in SPIKE_CODECS:
+        print(f"  {name:10s} {SPIKE_SUMMARY[name]}")
+
+
+SPIKE_SUMMARY = {
+    "isi": "inter-spike intervals, varint or Huffman",
+    "predictive": "XOR with a predictor's guess (lfsr, ema, context, world_model), then isi",
+    "delta": "channel groups XORed with their busiest channel, then isi",
+    "streaming": "fixed windows, each frame decodable alone (real-time links)",
+    "aer": "address-event words (time delta, channel id), neuromorphic routing",
+}
 
 
 def _train(args):

@@ -25,17 +25,7 @@ def add_commands(sub) -> argparse.ArgumentParser:
     p.add_argument("input", type=Path, help="raster .npy, shape (T, N), 0/1")
     p.add_argument("-o", "--output", type=Path, required=True)
     p.add_argument("--codec", required=True, choices=LOSSLESS_CODECS)
-    p.add_argument("--backend", choices=("auto", "varint", "huffman"),
-                   help="isi/predictive/delta entropy back end (default auto)")
-    p.add_argument("--timing-precision", type=int,
-                   help="isi: quantise spike times to bins of this many samples (lossy)")
-    p.add_argument("--predictor", choices=("ema", "lfsr", "context", "world_model"),
-                   help="predictive: the predictor (default lfsr)")
-    p.add_argument("--alpha-q8", type=int, help="predictive lfsr: rate update (1..256)")
-    p.add_argument("--seed", type=lambda s: int(s, 0), help="predictive lfsr: LFSR seed")
-    p.add_argument("--context-k", type=int, help="predictive context: history length")
-    p.add_argument("--group-size", type=int, help="delta: channels per group")
-    p.add_argument("--window", type=int, help="streaming: samples per frame (default 20)")
+    add_encode_options(p)
     p.set_defaults(run=_encode)
 
     p = cmds.add_parser("decode", help="decode a spike stream into a raster (.npy, int8)")
@@ -63,7 +53,7 @@ def add_commands(sub) -> argparse.ArgumentParser:
     return spikes
 
 
-def _load_raster(path: Path) -> np.ndarray:
+def load_raster(path: Path) -> np.ndarray:
     try:
         return np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
@@ -72,8 +62,29 @@ def _load_raster(path: Path) -> np.ndarray:
         raise FormatError(f"{path}: not a readable .npy array: {error}") from None
 
 
-def _encode(args) -> int:
-    raster = _load_raster(args.input)
+def add_encode_options(p) -> None:
+    """The spike codecs' options (shared by `neurocodec spikes encode` and `neurocodec encode`)."""
+    g = p.add_argument_group("spike codecs (isi, predictive, delta, streaming, aer)")
+    g.add_argument("--backend", choices=("auto", "varint", "huffman"),
+                   help="isi/predictive/delta entropy back end (default auto)")
+    g.add_argument("--timing-precision", type=int,
+                   help="isi: quantise spike times to bins of this many samples (lossy)")
+    g.add_argument("--predictor", choices=("ema", "lfsr", "context", "world_model"),
+                   help="predictive: the predictor (default lfsr)")
+    g.add_argument("--alpha-q8", type=int, help="predictive lfsr: rate update (1..256)")
+    g.add_argument("--seed", type=lambda s: int(s, 0), help="predictive lfsr: LFSR seed")
+    g.add_argument("--context-k", type=int, help="predictive context: history length")
+    g.add_argument("--group-size", type=int, help="delta: channels per group")
+    g.add_argument("--window", type=int, help="streaming: samples per frame (default 20)")
+
+
+SPIKE_OPTIONS = ("backend", "timing_precision", "predictor", "alpha_q8", "seed", "context_k",
+                 "group_size", "window")
+
+
+def codec_from_args(args):
+    """The spike codec named by ``args.codec`` with the options the user gave; an option that
+    does not apply to that codec is an error."""
     options = {"isi": {"backend": args.backend},
                "predictive": {"backend": args.backend, "predictor": args.predictor},
                "delta": {"backend": args.backend, "group_size": args.group_size},
@@ -85,27 +96,52 @@ def _encode(args) -> int:
                                ("k", args.context_k, "context")):
         if value is not None:
             if args.codec != "predictive" or predictor != needs:
-                raise ParameterError(f"--{name.replace('_', '-')} applies to the predictive "
-                                     f"codec with the {needs} predictor")
+                flag = "--context-k" if name == "k" else f"--{name.replace('_', '-')}"
+                raise ParameterError(f"{flag} applies to the predictive codec with the {needs} "
+                                     "predictor")
             options[name] = value
-    unused = [flag for flag, value, codec in (
-        ("--timing-precision", args.timing_precision, "isi"),
-        ("--group-size", args.group_size, "delta"), ("--window", args.window, "streaming"),
-        ("--predictor", args.predictor, "predictive")) if value is not None and codec != args.codec]
+    unused = [flag for flag, value, codecs in (
+        ("--backend", args.backend, ("isi", "predictive", "delta")),
+        ("--timing-precision", args.timing_precision, ("isi",)),
+        ("--group-size", args.group_size, ("delta",)), ("--window", args.window, ("streaming",)),
+        ("--predictor", args.predictor, ("predictive",)))
+        if value is not None and args.codec not in codecs]
     if unused:
         raise ParameterError(f"{', '.join(unused)} do(es) not apply to codec {args.codec}")
-    codec = get_codec(args.codec, **{k: v for k, v in options.items() if v is not None})
+    return get_codec(args.codec, **{k: v for k, v in options.items() if v is not None})
+
+
+def encode_file(args, source: Path, target: Path) -> str:
+    """Encode the raster in ``source`` (.npy) into the spike stream ``target``; a one-line
+    report."""
+    codec = codec_from_args(args)
+    raster = load_raster(source)
     data, result = codec.compress(raster)
-    args.output.write_bytes(data)
-    print(result.summary())
+    target.write_bytes(data)
+    return f"{source} -> {target}: {result.summary()}"
+
+
+def decode_file(source: Path, target: Path, max_bins: int = 1 << 31) -> str:
+    """Decode the spike stream ``source`` into ``target`` (.npy, written under exactly that
+    name); a one-line report."""
+    data = source.read_bytes()
+    fields = info(data, max_bins=max_bins)
+    raster = decompress(data, max_bins=max_bins)
+    with open(target, "wb") as handle:  # np.save(path) would append .npy to other names
+        np.save(handle, raster)
+    what = ("int16 samples" if fields["codec"] == "waveform" else
+            f"raster, {int(raster.sum(dtype=np.int64))} spikes")
+    return (f"{source} -> {target}: codec {fields['codec']}, {raster.shape[0]} x "
+            f"{raster.shape[1]} {what}")
+
+
+def _encode(args) -> int:
+    print(encode_file(args, args.input, args.output))
     return 0
 
 
 def _decode(args) -> int:
-    raster = decompress(args.input.read_bytes(), max_bins=args.max_bins)
-    np.save(args.output, raster)
-    print(f"{args.output}: {raster.shape[0]} x {raster.shape[1]} raster, "
-          f"{int(raster.sum(dtype=np.int64))} spikes")
+    print(decode_file(args.input, args.output, args.max_bins))
     return 0
 
 
@@ -125,16 +161,20 @@ def _detect(args) -> int:
 
 
 def _info(args) -> int:
-    data = args.input.read_bytes()
+    return describe(args.input, args.input.read_bytes())
+
+
+def describe(path: Path, data: bytes) -> int:
+    """Print what a spike stream holds (after checking its header and CRC, and decoding it)."""
     fields = info(data)
     raster = decompress(data)
     kind = "int16 samples" if fields["codec"] == "waveform" else "raster"
     bins = fields["T"] * fields["N"]
-    print(f"codec {fields['codec']}, {kind} {fields['T']} x {fields['N']}, {fields['bytes']} "
-          f"bytes ({fields['body_bytes']} body), CRC ok")
+    print(f"{path}: spike stream, codec {fields['codec']}, {kind} {fields['T']} x {fields['N']}, "
+          f"{fields['bytes']} bytes ({fields['body_bytes']} body), CRC ok")
     if fields["codec"] != "waveform":
         spikes = int(raster.sum(dtype=np.int64))
         ratio = bins / (8 * fields["bytes"])
-        print(f"{spikes} spikes, {bins} bins, ratio {ratio:.2f} (bits per bin {1 / ratio:.5f})"
-              if bins else f"{spikes} spikes, 0 bins")
+        print(f"  {spikes} spikes, {bins} bins, ratio {ratio:.2f} (bits per bin {1 / ratio:.5f})"
+              if bins else f"  {spikes} spikes, 0 bins")
     return 0

@@ -76,3 +76,18 @@ def _refractory(chan, times, refractory):
         if ok:
             last_c, last_t = c, t
     return np.array(keep, bool)
+
+
+def rhythmic_raster(channels: int = 64, timesteps: int = 20000, period: int = 6,
+                    flip: float = 0.01, seed: int = 0) -> np.ndarray:
+    """A dense raster with short-range structure, the kind a binary predictor can exploit (e.g.
+    binned neuromorphic activity, or rasters at coarse time bins): every channel fires once every
+    ``period`` timesteps at its own random phase, and each bin is then flipped with probability
+    ``flip``. Seeded; bool array of shape (timesteps, channels)."""
+    if channels < 0 or timesteps < 0 or period < 1 or not 0 <= flip <= 1:
+        raise ParameterError(f"rhythmic_raster: bad arguments ({channels}, {timesteps}, "
+                             f"{period}, {flip})")
+    rng = np.random.default_rng(seed)
+    phase = rng.integers(0, period, channels)
+    regular = (np.arange(timesteps)[:, None] + phase) % period == 0
+    return regular ^ (rng.random((timesteps, channels)) < flip)
