@@ -38,34 +38,25 @@ def lfsr_step(state):
 
 
 @njit(cache=True)
-def _run_lfsr(x, decode, alpha_q8, seed):
+def _run_rate(x, decode, alpha, frac_bits, seed, threshold):
+    """The two rate predictors: a rate per channel in Q(frac_bits), updated by
+    r += (alpha * ((s << frac_bits) - r)) >> frac_bits. ``lfsr`` (seed > 0, Q8.8): step the LFSR,
+    guess 1 iff its high byte < r. ``ema`` (seed = 0, Q0.16): guess 1 iff r > threshold."""
     t_count, n_count = x.shape
     out = np.empty_like(x)
-    rate = np.zeros(n_count, np.int64)  # Q8.8, 0..256
+    rate = np.zeros(n_count, np.int64)
     state = np.int64(seed)
     for t in range(t_count):
         for n in range(n_count):
-            state = lfsr_step(state)
-            guess = 1 if (state >> 8) < rate[n] else 0
+            if seed:
+                state = lfsr_step(state)
+                guess = 1 if (state >> 8) < rate[n] else 0
+            else:
+                guess = 1 if rate[n] > threshold else 0
             v = x[t, n]
             out[t, n] = v ^ guess
             s = (v ^ guess) if decode else v
-            rate[n] += (alpha_q8 * ((s << 8) - rate[n])) >> 8
-    return out
-
-
-@njit(cache=True)
-def _run_ema(x, decode, alpha_q16, threshold_q16):
-    t_count, n_count = x.shape
-    out = np.empty_like(x)
-    rate = np.zeros(n_count, np.int64)  # Q0.16, 0..65536
-    for t in range(t_count):
-        for n in range(n_count):
-            guess = 1 if rate[n] > threshold_q16 else 0
-            v = x[t, n]
-            out[t, n] = v ^ guess
-            s = (v ^ guess) if decode else v
-            rate[n] += (alpha_q16 * ((s << 16) - rate[n])) >> 16
+            rate[n] += (alpha * ((s << frac_bits) - rate[n])) >> frac_bits
     return out
 
 
@@ -247,9 +238,9 @@ def run_predictor(predictor: str, fields: tuple, x: np.ndarray, decode: bool) ->
     """The residual (decode=False, x = raster) or the raster (decode=True, x = residual)."""
     x = np.ascontiguousarray(x, np.uint8)
     if predictor == "lfsr":
-        return _run_lfsr(x, decode, *fields)
+        return _run_rate(x, decode, fields[0], 8, fields[1], 0)
     if predictor == "ema":
-        return _run_ema(x, decode, *fields)
+        return _run_rate(x, decode, fields[0], 16, 0, fields[1])
     if predictor == "context":
         return _run_context(x, decode, *fields)
     return _run_world_model(x, decode, *fields)

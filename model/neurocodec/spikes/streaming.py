@@ -159,9 +159,7 @@ def _decode_frames(buf, pos, n_frames, n_count, window, t_count, out):
                 return 3, bm + bitmap_bytes - 1, f
             for n in range(n_count):
                 if (buf[bm + n // 8] >> (n % 8)) & 1:
-                    if pos + m > size:
-                        return 1, pos, f
-                    status = _mask(buf, pos, m, w, out, t0, n)
+                    status = _mask(buf, pos, size, m, w, out, t0, n)
                     if status:
                         return status, pos, f
                     pos += m
@@ -178,9 +176,7 @@ def _decode_frames(buf, pos, n_frames, n_count, window, t_count, out):
                 n = n + 1 + skip
                 if n >= n_count:
                     return 6, start, f
-                if pos + m > size:
-                    return 1, pos, f
-                status = _mask(buf, pos, m, w, out, t0, n)
+                status = _mask(buf, pos, size, m, w, out, t0, n)
                 if status:
                     return status, pos, f
                 pos += m
@@ -190,8 +186,11 @@ def _decode_frames(buf, pos, n_frames, n_count, window, t_count, out):
 
 
 @njit(inline="always")
-def _mask(buf, pos, m, w, out, t0, n):
-    """Write one channel's mask; 8 = all zero, 9 = bits beyond the window set."""
+def _mask(buf, pos, size, m, w, out, t0, n):
+    """Write one channel's mask (m bytes at pos); 1 = the stream ends inside it, 8 = all zero,
+    9 = bits beyond the window set."""
+    if pos + m > size:
+        return 1
     nonzero = False
     for byte in range(m):
         b = buf[pos + byte]
