@@ -16,7 +16,7 @@ FUSESOC := fusesoc --cores-root $(CURDIR)
 CORE := neurocodec:neurocodec:maestro
 
 .DEFAULT_GOAL := help
-.PHONY: help install verilog sim test lint bench clean fusesoc
+.PHONY: help install verilog sim test lint bench clean fusesoc synth
 
 help: ## list the targets
 	@echo "neurocodec. New here? Run 'make sim', then 'make test'."
@@ -43,6 +43,9 @@ lint: verilog ## Verilator -Wall on every generated core, and the FuseSoC lint t
 
 bench: install ## measure ratios and model speed on the synthetic and the real recordings
 	@$(PYTHON) scripts/bench.py
+
+synth: install ## iCE40 UP5K/HX8K place-and-route reports of every core into build/reports/ (SYNTH_ARGS="--core maestro --require-timing")
+	@$(PYTHON) scripts/synth.py --jobs $(JOBS) $(SYNTH_ARGS)
 
 fusesoc: install ## run a FuseSoC target: make fusesoc TARGET=sim|sim_verilator|lint
 	@GPI_USERS="$$(cocotb-config --libpython);$$(cocotb-config --pygpi-entry-point)" \

@@ -3,7 +3,9 @@
 
 Parameters (from the ``generate:`` section of ``fusesoc.core``):
 
-* ``core``: a name from ``neurocodec_gateware.cores.CORES``;
+* ``core``: a name from ``neurocodec_gateware.cores.CORES``, or ``board``: a board top of
+  ``neurocodec_gateware.boards`` (``icebreaker``, ``hx8k_breakout``), written as
+  ``headstage_board.v``;
 * ``params``: the core's parameters (optional; defaults from the registry);
 * ``sources``: the Amaranth source files, listed so that FuseSoC's ``cache_type: input`` cache is
   keyed on their contents (``file_input_parameters: sources``).
@@ -25,10 +27,20 @@ class AmaranthGenerator(Generator):
         from neurocodec_gateware.cores import get_core
         from neurocodec_gateware.verilog import write_verilog
 
-        name = self.config["core"]
         params = self.config.get("params") or {}
-        core = get_core(name)
-        path = write_verilog(name, Path("amaranth") / f"{core.toplevel}.v", **params)
+        if "board" in self.config:
+            from amaranth.back import verilog
+
+            from neurocodec_gateware.boards import HeadstageBoard
+            top = HeadstageBoard(self.config["board"], **params)
+            path = Path("amaranth") / "headstage_board.v"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(verilog.convert(top, name="headstage_board", emit_src=False,
+                                            strip_internal_attrs=True))
+        else:
+            name = self.config["core"]
+            core = get_core(name)
+            path = write_verilog(name, Path("amaranth") / f"{core.toplevel}.v", **params)
         self.add_files([{str(path): {"file_type": "verilogSource"}}])
 
 

@@ -7,9 +7,11 @@ PYTHON=${PYTHON:-python3}
 VENV=.venv
 
 # 1. System tools. Icarus comes from apt (there is no PyPI build); g++/make/perl build Verilator
-#    models; Python's venv module and shared libpython (cocotb embeds Python in the simulator).
+#    models; Yosys, nextpnr-ice40 and icestorm (icepack) for `make synth` and the iCE40 bitstreams;
+#    Python's venv module and shared libpython (cocotb embeds Python in the simulator).
 missing=()
-for tool in iverilog:iverilog vvp:iverilog g++:g++ make:make perl:perl; do
+for tool in iverilog:iverilog vvp:iverilog g++:g++ make:make perl:perl yosys:yosys \
+            nextpnr-ice40:nextpnr-ice40 icepack:fpga-icestorm; do
     command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool##*:}")
 done
 command -v "$PYTHON" >/dev/null 2>&1 || missing+=(python3)

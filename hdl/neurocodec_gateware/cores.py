@@ -9,6 +9,9 @@ from typing import Callable
 
 from amaranth.back import verilog
 
+from .dhuff import DhuffEncoder
+from .headstage import Headstage
+from .lfsr import LfsrSpikeEncoder
 from .maestro import MaestroEncoder
 
 
@@ -19,13 +22,35 @@ class Core:
     build: Callable[..., object]  # keyword parameters -> elaboratable
     defaults: dict = field(default_factory=dict)
     summary: str = ""
+    # `make synth` (scripts/synth.py): variant name -> core parameters, plus an optional
+    # "target_mhz" (default 48). Empty: one variant "default" with the defaults above.
+    synth_variants: dict = field(default_factory=dict)
 
 
 CORES = {
     core.name: core
     for core in (
         Core("maestro", "maestro_encoder", lambda channels: MaestroEncoder(channels),
-             {"channels": 16}, "Maestro delta bytes, 12-bit samples, 1 sample/clock"),
+             {"channels": 16}, "Maestro delta bytes, 12-bit samples, 1 sample/clock",
+             synth_variants={"ch16": {"channels": 16}}),
+        Core("lfsr", "lfsr_spike_encoder", lambda **p: LfsrSpikeEncoder(**p),
+             {"channels": 64, "alpha_q8": 32, "seed": 0xACE1},
+             "LFSR spike predictor + AER event bytes, 1 bin/clock",
+             synth_variants={"ch1024": {"channels": 1024}}),
+        Core("dhuff", "dhuff_encoder", lambda **p: DhuffEncoder(**p),
+             {"channels": 32, "sample_bits": 16, "discard_bits": 3, "low_bits": 1, "block": 64,
+              "frame_words": 256, "contexts": 1, "reversion": 0, "dictionary": "intan-d3",
+              "layout": "canonical"},
+             "dhuff delta + partial Huffman, blocks and frames, 1 sample/clock",
+             synth_variants={"ch32": {"channels": 32}, "ch1024": {"channels": 1024}}),
+        Core("headstage", "headstage", lambda **p: Headstage(**p),
+             {"chips": 1, "clk_hz": 42_000_000, "sample_rate": 30000, "discard_bits": 3,
+              "low_bits": 1, "block": 64, "frame_words": 256, "dictionary": "intan-d3",
+              "layout": "canonical", "contexts": 1, "reversion": 0, "fifo_words": 1024,
+              "output": "spi", "uart_divisor": 4, "startup_clocks": 4800},
+             "RHD2132 acquisition -> dhuff -> packets -> FIFO -> SPI slave or UART",
+             synth_variants={"chips1": {"chips": 1, "target_mhz": 42},
+                             "chips2": {"chips": 2, "target_mhz": 42}}),
     )
 }
 

@@ -149,6 +149,18 @@ def _parser():
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=_synth)
 
+    p = sub.add_parser("capture", help="record a headstage's word stream from a serial port",
+                       description="Read the bytes a headstage sends (its UART output, or any "
+                       "pyserial URL: /dev/ttyUSB1, socket://host:port, rfc2217://...) into a "
+                       "file, for `neurocodec decode FILE --packets ...` (docs/headstage.md). "
+                       "Stops after --seconds or --bytes, or at Ctrl-C (what arrived is kept).")
+    p.add_argument("--port", required=True, help="serial device or pyserial URL")
+    p.add_argument("--baud", type=int, default=3_000_000, help="default 3000000")
+    p.add_argument("--seconds", type=float, default=10.0, help="capture length (default 10 s)")
+    p.add_argument("--bytes", type=int, help="stop after this many bytes")
+    p.add_argument("-o", "--output", type=Path, required=True, help="capture file (.ncp)")
+    p.set_defaults(run=_capture)
+
     from .spikes.cli import add_commands as add_spike_commands
 
     add_spike_commands(sub)
@@ -562,6 +574,37 @@ def _train(args):
           f"{f', grid {grid}' if grid else ''}), codes of 1..{dictionary.max_length} bits, "
           f"trained on {sum(r.size for r in samples)} samples; ROM: {args.layout} layout "
           f"{dictionary.rom_bits()} bits{other_bits}")
+
+
+def _capture(args):
+    import time
+
+    import serial  # pyserial
+
+    if not args.seconds > 0 or (args.bytes is not None and args.bytes < 1) or args.baud < 1:
+        raise ParameterError("--seconds, --bytes and --baud must be positive")
+    try:
+        port = serial.serial_for_url(args.port, baudrate=args.baud, timeout=0.1)
+    except (serial.SerialException, ValueError) as error:
+        raise ParameterError(f"--port {args.port}: cannot open: {error}") from None
+    received = 0
+    deadline = time.monotonic() + args.seconds
+    try:
+        with port, open(args.output, "wb") as out:
+            while time.monotonic() < deadline and (args.bytes is None or received < args.bytes):
+                want = 65536 if args.bytes is None else min(65536, args.bytes - received)
+                chunk = port.read(want)
+                out.write(chunk)
+                received += len(chunk)
+    except KeyboardInterrupt:
+        print("capture: interrupted", file=sys.stderr)
+    except serial.SerialException as error:
+        raise FormatError(f"--port {args.port}: read failed after {received} bytes: "
+                          f"{error}") from None
+    packets = args.output.read_bytes().count(b"\x4e\x43")
+    print(f"{args.output}: {received} bytes from {args.port} ({packets} sync words); decode "
+          "with `neurocodec decode FILE --packets --codec dhuff --channels C --rate R "
+          "--dictionary D`")
 
 
 def _synth(args):

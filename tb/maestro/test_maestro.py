@@ -24,6 +24,7 @@ from cocotb.triggers import ClockCycles, FallingEdge
 
 from neurocodec.codecs import fitting_shift, maestro, reduce_samples
 from support.compare import assert_same_words
+from support import cases as support_cases
 from support.streams import StreamSink, StreamSource
 
 CLOCK_STEPS = 2  # in simulator time steps, so no timescale setting is needed anywhere
@@ -202,16 +203,7 @@ def default_cases(channels: int, seed: int) -> list[dict]:
 
 
 def write_cases(folder: Path, cases: list[dict]) -> Path:
-    """Write each case's samples as .npy and the case list as JSON; return the list's path."""
-    folder.mkdir(parents=True, exist_ok=True)
-    listing = []
-    for case in cases:
-        path = folder / f"{case['name']}.npy"
-        np.save(path, case["samples"])
-        listing.append({k: v for k, v in case.items() if k != "samples"} | {"stimulus": str(path)})
-    path = folder / "cases.json"
-    path.write_text(json.dumps(listing, indent=1))
-    return path
+    return support_cases.write_cases(folder, cases)
 
 
 def run_cases(simulator: str, channels: int, listing: Path, results_name: str):

