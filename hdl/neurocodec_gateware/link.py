@@ -105,13 +105,12 @@ class SpiSlave(wiring.Component):
     before). SCLK and CS pass two synchronising flip-flops, so SCLK may run up to clk / 4 (each
     level at least 2 clocks) and CS must fall at least 3 clocks before the first SCLK rise.
     MISO is driven only while CS is low. A word whose CS rises early is lost (it was taken at CS
-    fall). ``taken`` counts words taken from ``i`` (16 bits, wrapping)."""
+    fall)."""
 
     def __init__(self):
         super().__init__({
             "i": In(stream.Signature(16)),
             "sclk": In(1), "cs_n": In(1), "miso": Out(1), "miso_oe": Out(1),
-            "taken": Out(16),
         })
 
     def elaborate(self, platform):
@@ -126,8 +125,6 @@ class SpiSlave(wiring.Component):
         with m.If(cs_last & ~cs_n):  # CS fell: take a word
             m.d.comb += self.i.ready.eq(1)
             m.d.sync += shift.eq(Mux(self.i.valid, self.i.payload, IDLE_WORD))
-            with m.If(self.i.valid):
-                m.d.sync += self.taken.eq(self.taken + 1)
         with m.Elif(~cs_n & ~sclk_last & sclk):  # SCLK rose: the master has the bit
             m.d.sync += shift.eq(shift << 1)
         return m

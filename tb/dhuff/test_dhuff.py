@@ -16,7 +16,6 @@ back-pressure (the seeds are printed), except the full-rate cases, which also ch
 per clock, and the soak (10^6 samples at full rate, Verilator only).
 """
 
-import json
 import os
 import time
 from pathlib import Path
@@ -328,18 +327,6 @@ async def check_soak(dut, samples, params, mask):
                                        f"flow-control rule says {predicted}")
 
 
-def _register_cases():
-    path = os.environ.get("NEUROCODEC_CASES")
-    if path:
-        cases = json.loads(Path(path).read_text())
-    else:
-        cases = default_cases(CORE_DEFAULTS, seed=3016)
-    for case in cases:
-        async def test(dut, case=case):
-            await check_case(dut, case)
-        globals()[f"case_{case['name']}"] = cocotb.test(name=case["name"])(test)
-
-
 # ------------------------------------------------------------------------------------------------
 # pytest side: stimuli and runs
 
@@ -562,7 +549,8 @@ def sim_cases(recording=None, max_scans: int = 10000):
 
 SIM_SEED = 7
 if "COCOTB_TEST_MODULES" in os.environ:  # inside the simulator
-    _register_cases()
+    support_cases.register_cases(globals(), check_case,
+                                 lambda: default_cases(CORE_DEFAULTS, seed=3016))
 
 try:
     import pytest

@@ -16,7 +16,6 @@ Two halves in one file, as tb/maestro/test_maestro.py:
 * pytest: writes the stimuli to build/, runs the cases on Icarus and Verilator.
 """
 
-import json
 import os
 from pathlib import Path
 
@@ -104,7 +103,7 @@ def packets_of(words: list[int], packet_words: int) -> dict[int, list[int]]:
 async def check_case(dut, case):
     from rhd2132 import Rhd2132Bus  # noqa: E402 (the tb folder is on the path in the simulator)
 
-    recording = np.load(case["stimulus"])
+    recording = case["samples"] if "samples" in case else np.load(case["stimulus"])
     params = case["params"]
     chips, scans = params["chips"], case["scans"]
     channels = 32 * chips
@@ -183,15 +182,6 @@ async def check_case(dut, case):
     dut._log.info(f"{decoded.shape[0]} scans decoded, lost {result.lost}")
 
 
-def _register_cases():
-    path = os.environ.get("NEUROCODEC_CASES")
-    cases = json.loads(Path(path).read_text()) if path else []
-    for case in cases:
-        async def test(dut, case=case):
-            await check_case(dut, case)
-        globals()[f"case_{case['name']}"] = cocotb.test(name=case["name"])(test)
-
-
 # ------------------------------------------------------------------------------------------------
 # pytest side
 
@@ -229,7 +219,7 @@ def sim_cases(recording=None, max_scans: int = 10000):
 
 
 if "COCOTB_TEST_MODULES" in os.environ:  # inside the simulator
-    _register_cases()
+    support_cases.register_cases(globals(), check_case, lambda: sim_cases()[1])
 
 try:
     import pytest

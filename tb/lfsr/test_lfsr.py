@@ -206,19 +206,6 @@ def _bin_at(index, parts, raster, alpha, lfsr_seed):
     return "past the last capture's bytes"
 
 
-def _register_cases():
-    path = os.environ.get("NEUROCODEC_CASES")
-    if path:
-        cases = json.loads(Path(path).read_text())
-    else:
-        params = {"channels": int(os.environ.get("NEUROCODEC_CHANNELS", "64")), **DEFAULTS}
-        cases = default_cases(params, seed=1064)
-    for case in cases:
-        async def test(dut, case=case):
-            await check_case(dut, case)
-        globals()[f"case_{case['name']}"] = cocotb.test(name=case["name"])(test)
-
-
 # ------------------------------------------------------------------------------------------------
 # pytest side: stimuli and runs
 
@@ -400,7 +387,9 @@ def sim_cases(recording=None, max_scans: int = 10000):
 SIM_SEED = 7
 MAX_SIM_BINS = 200_000  # `make sim` cuts a many-channel input to this many bins
 if "COCOTB_TEST_MODULES" in os.environ:  # inside the simulator
-    _register_cases()
+    _channels = int(os.environ.get("NEUROCODEC_CHANNELS", "64"))
+    support_cases.register_cases(
+        globals(), check_case, lambda: default_cases({"channels": _channels, **DEFAULTS}, seed=1064))
 
 try:
     import pytest

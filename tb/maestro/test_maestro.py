@@ -102,18 +102,6 @@ def _sample_at(byte_index, lengths, channels):
     return f"code of sample {sample}: scan {sample // channels}, channel {sample % channels}"
 
 
-def _register_cases():
-    path = os.environ.get("NEUROCODEC_CASES")
-    if path:
-        cases = json.loads(Path(path).read_text())
-    else:
-        cases = default_cases(int(os.environ.get("NEUROCODEC_CHANNELS", "16")), seed=1016)
-    for case in cases:
-        async def test(dut, case=case):
-            await check_case(dut, case)
-        globals()[f"case_{case['name']}"] = cocotb.test(name=case["name"])(test)
-
-
 # ------------------------------------------------------------------------------------------------
 # pytest side: stimuli and runs
 
@@ -240,7 +228,8 @@ def sim_cases(recording=None, max_scans: int = 10000):
 
 SIM_SEED = 7
 if "COCOTB_TEST_MODULES" in os.environ:  # inside the simulator
-    _register_cases()
+    _channels = int(os.environ.get("NEUROCODEC_CHANNELS", "16"))
+    support_cases.register_cases(globals(), check_case, lambda: default_cases(_channels, seed=1016))
 
 try:
     import pytest

@@ -1,6 +1,7 @@
 """The case lists that the pytest side of a testbench hands to its cocotb side."""
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -22,3 +23,17 @@ def write_cases(folder: Path, cases: list[dict], key: str = "samples", dtype=Non
     path = folder / "cases.json"
     path.write_text(json.dumps(listing, indent=1))
     return path
+
+
+def register_cases(namespace: dict, check_case, default_cases) -> None:
+    """Inside the simulator: add to ``namespace`` (a testbench module's globals) one cocotb test
+    per case, running ``check_case(dut, case)``. The cases are the JSON list named by
+    ``NEUROCODEC_CASES``, or, without it (as under ``fusesoc run``), ``default_cases()``."""
+    import cocotb
+
+    path = os.environ.get("NEUROCODEC_CASES")
+    cases = json.loads(Path(path).read_text()) if path else default_cases()
+    for case in cases:
+        async def test(dut, case=case):
+            await check_case(dut, case)
+        namespace[f"case_{case['name']}"] = cocotb.test(name=case["name"])(test)
