@@ -13,7 +13,7 @@ INPUT ?=
 JOBS ?= 2
 PYTEST_ARGS ?=
 FUSESOC := fusesoc --cores-root $(CURDIR)
-CORE := neurocodec:neurocodec:maestro
+CORE := neurocodec:neurocodec:gateware
 
 .DEFAULT_GOAL := help
 .PHONY: help install verilog sim test lint bench clean fusesoc synth
@@ -47,7 +47,7 @@ bench: install ## measure ratios and model speed on the synthetic and the real r
 synth: install ## iCE40 UP5K/HX8K place-and-route reports of every core into build/reports/ (SYNTH_ARGS="--core maestro --require-timing")
 	@$(PYTHON) scripts/synth.py --jobs $(JOBS) $(SYNTH_ARGS)
 
-fusesoc: install ## run a FuseSoC target: make fusesoc TARGET=sim|sim_verilator|lint
+fusesoc: install ## run a FuseSoC target: make fusesoc TARGET=sim|sim_verilator|lint|ice40_up5k|ice40_hx8k|igloo_nano|...
 	@GPI_USERS="$$(cocotb-config --libpython);$$(cocotb-config --pygpi-entry-point)" \
 	    $(FUSESOC) run --target=$(or $(TARGET),sim) $(CORE)
 
