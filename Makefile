@@ -41,8 +41,9 @@ lint: verilog ## Verilator -Wall on every generated core, and the FuseSoC lint t
 	done
 	@$(FUSESOC) run --target=lint $(CORE) >/dev/null && echo "fusesoc lint: clean"
 
-bench: install ## measure ratios and model speed on the synthetic and the real recordings
+bench: install ## measure ratios and model speed on the synthetic and the real recordings; headstage link capacity
 	@$(PYTHON) scripts/bench.py
+	@$(PYTHON) scripts/headstage_capacity.py
 
 synth: install ## iCE40 UP5K/HX8K place-and-route reports of every core into build/reports/ (SYNTH_ARGS="--core maestro --require-timing")
 	@$(PYTHON) scripts/synth.py --jobs $(JOBS) $(SYNTH_ARGS)

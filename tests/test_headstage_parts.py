@@ -2,9 +2,11 @@
 packetizer against the model's packets (Amaranth simulator), and `neurocodec capture`."""
 
 import gc
+import json
 import threading
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -144,3 +146,51 @@ def test_capture_names_a_port_it_cannot_open(tmp_path, capsys):
     assert neurocodec(["capture", "--port", str(tmp_path / "no-such-tty"), "-o",
                        str(tmp_path / "c.ncp")]) == 1
     assert "cannot open" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------------
+# scripts/headstage_capacity.py: the link budget from the model's packet stream
+
+
+def load_capacity_script():
+    import importlib.util
+    path = Path(__file__).resolve().parents[1] / "scripts" / "headstage_capacity.py"
+    spec = importlib.util.spec_from_file_location("headstage_capacity", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_chips_per_link_is_the_floor_of_the_budget_capped_at_eight():
+    capacity = load_capacity_script()
+    per_chip_words = 7.62  # words per scan of 32 channels: 3.66 Mbit/s at 30 kS/s
+    assert capacity.chips_for(10.5e6, per_chip_words) == 2
+    assert capacity.chips_for(3 * per_chip_words * 16 * 30000, per_chip_words) == 3  # exactly
+    assert capacity.chips_for(1e6, per_chip_words) == 0
+    assert capacity.chips_for(1e12, per_chip_words) == 8
+
+
+def test_capacity_report_counts_the_packets_the_headstage_sends(tmp_path):
+    from neurocodec import synthetic_recording
+    from neurocodec.codecs import dhuff
+    capacity = load_capacity_script()
+    assert capacity.main(["--shared", str(tmp_path / "none"), "--seconds", "0.1",
+                          "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "headstage-capacity.json").read_text())
+    rows = {row["setting"]: row for row in report["rows"]}
+    assert set(rows) == set(capacity.SETTINGS) and report["synth_fit"] == {"up5k": None,
+                                                                           "hx8k": None}
+    # Independently: the synthetic input's packets at D = 3, counted word by word.
+    samples = synthetic_recording(channels=32, rate=30000, duration=0.1, seed=3).samples
+    params = dhuff.DhuffParams(3, 1, block=64, frame_words=256, sample_bits=16)
+    scans = samples.shape[0] // 64 * 64
+    packets = dhuff.packetize(dhuff.encode(samples[:scans], params,
+                                           dhuff.resolve_dictionary("intan-d3")), params)
+    words = np.frombuffer(packets, ">u2")
+    assert np.count_nonzero(words == dhuff.PACKET_SYNC) >= len(words) // 259
+    assert rows["D=3 (default)"]["words_per_scan"] == pytest.approx(len(words) / scans)
+    assert rows["D=0 lossless"]["words_per_scan"] > rows["D=3 (default)"]["words_per_scan"]
+    for row in rows.values():
+        assert row["chips_spi"] >= row["chips_uart"]
+        assert row["worst_block_words_per_scan"] >= 0.9 * row["words_per_scan"]
+    assert "chips on SPI" in (tmp_path / "headstage-capacity.md").read_text()
