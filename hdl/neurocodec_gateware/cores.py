@@ -25,6 +25,9 @@ class Core:
     # `make synth` (scripts/synth.py): variant name -> core parameters, plus an optional
     # "target_mhz" (default 48). Empty: one variant "default" with the defaults above.
     synth_variants: dict = field(default_factory=dict)
+    # `make synth`: part name -> instance name of a submodule of the core's top module. Each
+    # report then breaks the core's cells down by part (the rest is "glue"). Empty: no breakdown.
+    synth_parts: dict = field(default_factory=dict)
 
 
 CORES = {
@@ -50,7 +53,11 @@ CORES = {
               "output": "spi", "uart_divisor": 4, "startup_clocks": 4800},
              "RHD2132 acquisition -> dhuff -> packets -> FIFO -> SPI slave or UART",
              synth_variants={"chips1": {"chips": 1, "target_mhz": 42},
-                             "chips2": {"chips": 2, "target_mhz": 42}}),
+                             "chips2": {"chips": 2, "target_mhz": 42},
+                             "chips4": {"chips": 4, "target_mhz": 42},
+                             "chips8": {"chips": 8, "target_mhz": 42}},
+             synth_parts={"acquisition": "acquisition", "compression": "encoder",
+                          "protocol": "link"}),
     )
 }
 
