@@ -19,7 +19,7 @@ CORE := neurocodec:neurocodec:gateware
 .PHONY: help install verilog sim test lint bench clean fusesoc synth
 
 help: ## list the targets
-	@echo "neurocodec. New here? Run 'make sim', then 'make test'."
+	@echo "neurocodec. New here? Run 'make test', then 'make sim' (what CI runs)."
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
 
 install: ## install system tools (apt), .venv and the pinned Python packages

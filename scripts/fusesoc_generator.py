@@ -4,8 +4,8 @@
 Parameters (from the ``generate:`` section of ``fusesoc.core``):
 
 * ``core``: a name from ``neurocodec_gateware.cores.CORES``, or ``board``: a board top of
-  ``neurocodec_gateware.boards`` (``icebreaker``, ``hx8k_breakout``), written as
-  ``headstage_board.v``;
+  ``neurocodec_gateware.boards.BOARDS`` (``icebreaker``, ``hx8k_breakout``, ``igloo_nano``),
+  written as ``headstage_board.v``;
 * ``params``: the core's parameters (optional; defaults from the registry);
 * ``sources``: the Amaranth source files, listed so that FuseSoC's ``cache_type: input`` cache is
   keyed on their contents (``file_input_parameters: sources``).
@@ -24,19 +24,15 @@ class AmaranthGenerator(Generator):
     def run(self):
         # Generate from this checkout's sources, never from another installed copy.
         sys.path.insert(0, str(Path(self.files_root) / "hdl"))
-        from neurocodec_gateware.cores import get_core
-        from neurocodec_gateware.verilog import write_verilog
+        from neurocodec_gateware.cores import convert, get_core
+        from neurocodec_gateware.verilog import write_text, write_verilog
 
         params = self.config.get("params") or {}
         if "board" in self.config:
-            from amaranth.back import verilog
-
             from neurocodec_gateware.boards import HeadstageBoard
             top = HeadstageBoard(self.config["board"], **params)
-            path = Path("amaranth") / "headstage_board.v"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(verilog.convert(top, name="headstage_board", emit_src=False,
-                                            strip_internal_attrs=True))
+            path = write_text(Path("amaranth") / "headstage_board.v",
+                              convert(top, "headstage_board"))
         else:
             name = self.config["core"]
             core = get_core(name)

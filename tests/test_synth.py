@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 from amaranth import Cat, Module, Signal
-from amaranth.back import verilog
 from amaranth.hdl import UnusedElaboratable
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from neurocodec_gateware.cores import CORES, Core
+from neurocodec_gateware.cores import CORES, Core, convert
 from neurocodec_gateware.synth_wrapper import module_ports, wrapper_verilog
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -152,7 +151,7 @@ class Chirp(wiring.Component):
 
 
 def chirp_verilog(name, **params):
-    return verilog.convert(Chirp(), name="chirp_gen", emit_src=False, strip_internal_attrs=True)
+    return convert(Chirp(), "chirp_gen")
 
 
 def test_wrapper_pins_follow_the_core_ports():
@@ -530,7 +529,7 @@ class Duo(wiring.Component):
 
 
 def duo_verilog(name, **params):
-    return verilog.convert(Duo(), name="duo", emit_src=False, strip_internal_attrs=True)
+    return convert(Duo(), "duo")
 
 
 @pytest.mark.synth

@@ -5,7 +5,7 @@ iCE40, ``constraints/igloo_nano.pdc`` + ``.sdc`` for IGLOO nano).
 * ``icebreaker`` (iCE40UP5K-SG48) and ``hx8k_breakout`` (iCE40HX8K-CT256): 12 MHz -> PLL ->
   42 MHz (``SB_PLL40_PAD`` on the UP5K, whose PLL takes its clock straight from pin 35;
   ``SB_PLL40_CORE`` on the HX8K). Reset is held until the PLL locks (and while the iCEBreaker's
-  button is pressed), then 1,024 more clocks, counted in a reset-less domain whose register
+  button is pressed), then 1,023 more clocks, counted in a reset-less domain whose register
   starts from its initial value (the iCE40 loads it with the bitstream).
 * ``igloo_nano`` (AGLN250V2-VQ100): the 42 MHz clock comes from a pin (a global input; an
   oscillator on the headstage board), with no vendor primitive. IGLOO flip-flops do not load
@@ -86,7 +86,8 @@ class HeadstageBoard(wiring.Component):
                 **{f"p_{k}": v for k, v in PLL_42MHZ.items()},
                 **({"i_PACKAGEPIN": clock_in} if pad else {"i_REFERENCECLK": clock_in}),
                 i_RESETB=1, i_BYPASS=0, o_PLLOUTGLOBAL=ClockSignal("sync"), o_LOCK=locked)
-            # Held while the PLL is unlocked (or the button is pressed), then RESET_CLOCKS.
+            # Held while the PLL is unlocked (or the button is pressed), then RESET_CLOCKS - 1
+            # more clocks (the count down to 0).
             hold = Signal(range(RESET_CLOCKS), init=RESET_CLOCKS - 1)
             pressed = ~self.button_n if self.spec.reset == "button_n" else 0
             with m.If(~locked | pressed):

@@ -69,6 +69,11 @@ def get_core(name: str) -> Core:
         raise ValueError(f"unknown core {name!r}; the cores are: {', '.join(sorted(CORES))}") from None
 
 
+def convert(design, name: str) -> str:
+    """Reproducible Verilog of an elaboratable (no source locations, no internal attributes)."""
+    return verilog.convert(design, name=name, emit_src=False, strip_internal_attrs=True)
+
+
 def to_verilog(name: str, **params) -> str:
     """Reproducible Verilog of a core (no source locations, no internal attributes)."""
     core = get_core(name)
@@ -77,4 +82,4 @@ def to_verilog(name: str, **params) -> str:
         raise ValueError(f"core {name!r} has no parameter {', '.join(sorted(unknown))}; "
                          f"it takes {', '.join(sorted(core.defaults))}")
     design = core.build(**{**core.defaults, **params})
-    return verilog.convert(design, name=core.toplevel, emit_src=False, strip_internal_attrs=True)
+    return convert(design, core.toplevel)

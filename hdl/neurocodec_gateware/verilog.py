@@ -12,13 +12,17 @@ from pathlib import Path
 from .cores import CORES, to_verilog
 
 
-def write_verilog(name: str, path, **params) -> Path:
+def write_text(path, text: str) -> Path:
+    """Write ``text`` to ``path``, keeping the file (and its timestamp) when nothing changed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = to_verilog(name, **params)
-    if not path.exists() or path.read_text() != text:  # keep the timestamp when nothing changed
+    if not path.exists() or path.read_text() != text:
         path.write_text(text)
     return path
+
+
+def write_verilog(name: str, path, **params) -> Path:
+    return write_text(path, to_verilog(name, **params))
 
 
 def main(argv=None) -> int:

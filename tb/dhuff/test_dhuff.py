@@ -511,15 +511,8 @@ def write_cases(folder: Path, cases: list[dict]) -> Path:
 
 
 def run_cases(simulator: str, params: dict, listing: Path, results_name: str):
-    from support.runner import run
-    results = run("dhuff", simulator, "test_dhuff", HERE, params,
-                  {"NEUROCODEC_CASES": str(listing)}, results_name)
-    for result in results:
-        print(f"  {simulator} {result.name}: {'PASS' if result.passed else 'FAIL ' + result.message}"
-              f" ({result.wall_s:.1f} s)")
-    failures = [f"{r.name}: {r.message}" for r in results if not r.passed]
-    assert not failures, f"{len(failures)} of {len(results)} cases failed:\n" + "\n".join(failures)
-    return results
+    from support.runner import run_cases
+    return run_cases("dhuff", simulator, HERE, params, listing, results_name)
 
 
 def sim_cases(recording=None, max_scans: int = 10000):

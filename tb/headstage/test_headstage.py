@@ -230,15 +230,9 @@ if pytest is not None:
     from support.runner import BUILD, SIMULATORS
 
     def run_cases(simulator, params, cases, tag):
-        from support.runner import run
+        from support.runner import run_cases
         listing = write_cases(BUILD / "stimuli" / f"headstage-{tag}-{simulator}", cases)
-        results = run("headstage", simulator, "test_headstage", HERE, params,
-                      {"NEUROCODEC_CASES": str(listing)}, f"results-{tag}.xml")
-        for result in results:
-            print(f"  {simulator} {result.name}: "
-                  f"{'PASS' if result.passed else 'FAIL ' + result.message}")
-        failures = [f"{r.name}: {r.message}" for r in results if not r.passed]
-        assert not failures, "\n".join(failures)
+        results = run_cases("headstage", simulator, HERE, params, listing, f"results-{tag}.xml")
         assert len(results) == len(cases)
 
     # Icarus runs this 4000-cell design at about 3,000 clocks/s (a scan is 1,400 clocks at

@@ -210,9 +210,6 @@ def _bin_at(index, parts, raster, alpha, lfsr_seed):
 # pytest side: stimuli and runs
 
 HERE = Path(__file__).resolve().parent
-# cocotb rewrites the assertions of every imported module by default ("*.py"), numpy and numba
-# included, without a bytecode cache inside the simulator: ~8 s of imports per run instead of ~1.
-FAST_IMPORTS = {"COCOTB_REWRITE_ASSERTION_FILES": "test_lfsr.py"}
 # Core parameters of the simulator builds (a Verilator build takes ~20-30 s, so three): N = 1
 # (the rate in a register), N = 2 (the transparent read port; another alpha_q8 and seed),
 # N = 1024 (the largest; the memory path every N >= 3 takes).
@@ -337,15 +334,9 @@ def write_cases(folder: Path, cases: list[dict]) -> Path:
 
 
 def run_cases(simulator: str, params: dict, listing: Path, results_name: str):
-    from support.runner import run
-    results = run("lfsr", simulator, "test_lfsr", HERE, params,
-                  {"NEUROCODEC_CASES": str(listing), **FAST_IMPORTS}, results_name)
-    for result in results:
-        print(f"  {simulator} N={params['channels']} {result.name}: "
-              f"{'PASS' if result.passed else 'FAIL ' + result.message} ({result.wall_s:.1f} s)")
-    failures = [f"{r.name}: {r.message}" for r in results if not r.passed]
-    assert not failures, f"{len(failures)} of {len(results)} cases failed:\n" + "\n".join(failures)
-    return results
+    from support.runner import run_cases
+    return run_cases("lfsr", simulator, HERE, params, listing, results_name,
+                     f"N={params['channels']} ")
 
 
 def sim_cases(recording=None, max_scans: int = 10000):

@@ -195,15 +195,9 @@ def write_cases(folder: Path, cases: list[dict]) -> Path:
 
 
 def run_cases(simulator: str, channels: int, listing: Path, results_name: str):
-    from support.runner import run
-    results = run("maestro", simulator, "test_maestro", HERE, {"channels": channels},
-                  {"NEUROCODEC_CASES": str(listing)}, results_name)
-    for result in results:
-        print(f"  {simulator} C={channels} {result.name}: "
-              f"{'PASS' if result.passed else 'FAIL ' + result.message}")
-    failures = [f"{r.name}: {r.message}" for r in results if not r.passed]
-    assert not failures, f"{len(failures)} of {len(results)} cases failed:\n" + "\n".join(failures)
-    return results
+    from support.runner import run_cases
+    return run_cases("maestro", simulator, HERE, {"channels": channels}, listing, results_name,
+                     f"C={channels} ")
 
 
 def sim_cases(recording=None, max_scans: int = 10000):

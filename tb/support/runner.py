@@ -97,6 +97,21 @@ def run(core_name: str, simulator: str, test_module: str, test_dir: Path,
                               extra_env, results_name)
 
 
+def run_cases(core_name: str, simulator: str, test_dir: Path, params: dict, listing: Path,
+              results_name: str = "results.xml", label: str = "") -> list[CaseResult]:
+    """Run the cases of the JSON list ``listing`` (``support.cases.write_cases``) through the
+    testbench ``test_dir/test_<core>.py``; print one line per case (``label`` before its name);
+    fail naming every failed case; return the results."""
+    results = run(core_name, simulator, f"test_{core_name}", test_dir, params,
+                  {"NEUROCODEC_CASES": str(listing)}, results_name)
+    for result in results:
+        print(f"  {simulator} {label}{result.name}: "
+              f"{'PASS' if result.passed else 'FAIL ' + result.message} ({result.wall_s:.1f} s)")
+    failures = [f"{r.name}: {r.message}" for r in results if not r.passed]
+    assert not failures, f"{len(failures)} of {len(results)} cases failed:\n" + "\n".join(failures)
+    return results
+
+
 @contextlib.contextmanager
 def locked(path: Path):
     """Hold an exclusive lock on ``path`` (created if needed): tests that share a build directory

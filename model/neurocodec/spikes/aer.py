@@ -30,6 +30,20 @@ class AERResult(SpikeResult):
                 f"{DELTA_BITS + self.id_bits} bits")
 
 
+def event_words(t, n, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """The words of events at timesteps ``t`` (non-decreasing) with ids ``n``: d << B | id with
+    d = t - (the previous event's t), the first from 0, and before each d >= 2^16 an escape word
+    (d >> 16) << B | (2^B - 1). Returns the words (int64) and the indices into ``t`` of the
+    events that got an escape (``np.insert`` positions)."""
+    dt = np.diff(t, prepend=0)
+    big = dt >= (1 << DELTA_BITS)
+    words = (dt & 0xFFFF) << b | n
+    escaped = np.flatnonzero(big)
+    if escaped.size:
+        words = np.insert(words, escaped, (dt[big] >> DELTA_BITS) << b | ((1 << b) - 1))
+    return words.astype(np.int64), escaped
+
+
 @njit(cache=True)
 def _pack(words, width, nbytes):
     out = np.zeros(nbytes, np.uint8)
@@ -106,18 +120,13 @@ class AERCodec(SpikeCodec):
         b = id_bits(n_count)
         t = p // max(n_count, 1)
         n = p - t * n_count
-        dt = np.diff(t, prepend=0)
-        big = dt >= (1 << 16)
-        words = (dt & 0xFFFF) << b | n
-        if big.any():
-            esc = (dt[big] >> 16) << b | ((1 << b) - 1)
-            words = np.insert(words, np.flatnonzero(big), esc)
+        words, escaped = event_words(t, n, b)
         width = DELTA_BITS + b
-        payload = _pack(words.astype(np.int64), width, -(-words.size * width // 8))
+        payload = _pack(words, width, -(-words.size * width // 8))
         body = bytes([1 if inverted else 0]) + varint(words.size) + payload.tobytes()
         data = pack_stream("aer", t_count, n_count, body)
         return data, AERResult("aer", t_count, n_count, n_spikes, t_count * n_count,
-                               8 * len(data), True, b, int(words.size), int(big.sum()),
+                               8 * len(data), True, b, int(words.size), int(escaped.size),
                                bool(inverted), payload.size / p.size if p.size else 0.0)
 
     def _body(self, header) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 
 from ._core import (as_raster, check_int, DEFAULT_MAX_BINS, HARD_MAX_BINS, HEADER_BYTES,
                     pack_stream, U32_MAX, varint)
-from .aer import _pack, AERCodec, DELTA_BITS, id_bits
+from .aer import _pack, AERCodec, DELTA_BITS, event_words, id_bits
 from .predictive import LFSR_SEED, run_predictor
 from ..errors import FormatError, ParameterError
 
@@ -63,17 +63,10 @@ def live_words(raster, alpha_q8: int = 32, seed: int = LFSR_SEED) -> LiveWords:
     b = id_bits(n_count)
     p = np.flatnonzero(residual)
     t, n = p // n_count, p % n_count
-    dt = np.diff(t, prepend=0)
-    big = dt >= (1 << DELTA_BITS)
-    words = (dt & 0xFFFF) << b | n
-    escape = np.zeros(words.size, bool)
-    if big.any():
-        where = np.flatnonzero(big)
-        words = np.insert(words, where, (dt[big] >> DELTA_BITS) << b | ((1 << b) - 1))
-        t, n = np.insert(t, where, t[big]), np.insert(n, where, n[big])
-        escape = np.insert(escape, where, True)
-    return LiveWords(words.astype(np.int64), t.astype(np.int64), n.astype(np.int64), escape,
-                     DELTA_BITS + b)
+    words, escaped = event_words(t, n, b)
+    escape = np.insert(np.zeros(t.size, bool), escaped, True)
+    t, n = np.insert(t, escaped, t[escaped]), np.insert(n, escaped, n[escaped])
+    return LiveWords(words, t.astype(np.int64), n.astype(np.int64), escape, DELTA_BITS + b)
 
 
 def encode_live_lfsr(raster, alpha_q8: int = 32, seed: int = LFSR_SEED) -> bytes:
